@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from gridgov.core import views as core_views
+
+from .api import api
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("gridgov.accounts.urls")),
+    path("geo/", include("gridgov.geo.urls")),
+    path("", include("gridgov.core.urls")),
+]

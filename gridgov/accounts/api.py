@@ -1,0 +1,41 @@
+from ninja import Router
+
+from gridgov.core.schemas import ErrorOut
+
+from . import selectors, services
+from .schemas import MeOut, TokenCreated, TokenIn, TokenOut
+
+router = Router(tags=["auth"])
+
+
+@router.post("/token", auth=None, response={201: TokenCreated, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+             summary="Issue an API token for a username and password")
+def token_issue(request, payload: TokenIn):
+    token, plain = services.token_issue_for_credentials(
+        request=request, username=payload.username, password=payload.password, name=payload.name)
+    return 201, {"id": token.id, "name": token.name, "token": plain, "prefix": token.prefix,
+                 "created_at": token.created_at, "expires_at": token.expires_at}
+
+
+@router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="The authenticated user")
+def me(request):
+    user = request.auth
+    return {
+        "username": user.username, "display_name": str(user), "role": user.role,
+        "role_label": str(user.get_role_display()),
+        "area": user.area and {"code": user.area.code, "name": user.area.name, "level": user.area.level},
+        "department": user.department.name if user.department_id else None,
+        "grids": list(user.grids.values_list("code", flat=True)),
+    }
+
+
+@router.get("/tokens", response={200: list[TokenOut], 401: ErrorOut}, summary="My API tokens")
+def tokens(request):
+    return list(selectors.token_list(user=request.auth))
+
+
+@router.delete("/tokens/{token_id}", response={204: None, 401: ErrorOut, 404: ErrorOut},
+               summary="Revoke one of my API tokens")
+def token_revoke(request, token_id: int):
+    services.token_revoke(token_id=token_id, by=request.auth)
+    return 204, None

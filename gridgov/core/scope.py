@@ -1,0 +1,53 @@
+"""Data scope: every selector restricts its rows to the acting user's area nodes.
+
+A scope is a list of materialised paths (e.g. "320500/320508/320508001/"): a row is in scope when its path
+starts with one of them. `None` means no restriction (administrators).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+ALL = None  # unrestricted
+
+
+def scope_paths(user) -> list[str] | None:
+    """The paths a user may see, cached on the user object for the request."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_scope_paths_cache", False)
+    if cached is not False:
+        return cached
+    paths = user.compute_scope_paths()
+    user._scope_paths_cache = paths
+    return paths
+
+
+def scope_q(user, field: str = "path") -> Q:
+    """A Q object matching the rows under the user's scope (rows whose `field` starts with a scope path)."""
+    paths = scope_paths(user)
+    if paths is ALL:
+        return Q()
+    if not paths:
+        return Q(pk__in=[])
+    q = Q()
+    for path in paths:
+        q |= Q(**{f"{field}__startswith": path})
+    return q
+
+
+def scope_filter(qs: QuerySet, user, field: str = "path") -> QuerySet:
+    return qs.filter(scope_q(user, field))
+
+
+def in_scope(user, path: str) -> bool:
+    paths = scope_paths(user)
+    if paths is ALL:
+        return True
+    return any(path.startswith(p) for p in paths)
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """'a/b/c/' -> ['a/', 'a/b/', 'a/b/c/']"""
+    parts = [p for p in path.split("/") if p]
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]

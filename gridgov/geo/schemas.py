@@ -1,0 +1,79 @@
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from .choices import CoordSys
+
+
+class AreaOut(Schema):
+    code: str
+    name: str
+    level: str
+    parent: str | None = Field(None, description="code of the parent area")
+    path: str
+    center_lon: float | None
+    center_lat: float | None
+
+    @staticmethod
+    def resolve_parent(obj):
+        return obj.parent.code if obj.parent_id else None
+
+
+class AreaDetailOut(AreaOut):
+    ancestors: list[AreaOut]
+    children: list[AreaOut]
+    grid_count: int
+
+
+class GridOut(Schema):
+    code: str
+    name: str
+    kind: str
+    community: str = Field(..., description="code of the community")
+    path: str
+    bbox: list[float] = Field(..., description="[min_lon, min_lat, max_lon, max_lat]")
+    center: list[float] = Field(..., description="[lon, lat], a point inside the grid")
+    area_m2: float
+
+    @staticmethod
+    def resolve_community(obj):
+        return obj.community.code
+
+    @staticmethod
+    def resolve_bbox(obj):
+        return [obj.min_lon, obj.min_lat, obj.max_lon, obj.max_lat]
+
+    @staticmethod
+    def resolve_center(obj):
+        return [obj.center_lon, obj.center_lat]
+
+
+class MemberOut(Schema):
+    username: str
+    display_name: str
+    phone: str
+
+
+class GridDetailOut(GridOut):
+    community_name: str
+    geometry: dict[str, Any]
+    members: list[MemberOut]
+
+
+class LocateQuery(Schema):
+    lon: float = Field(..., ge=-180, le=180, description="longitude")
+    lat: float = Field(..., ge=-90, le=90, description="latitude")
+    coord_sys: CoordSys = Field(CoordSys.WGS84, description="coordinate system of lon/lat")
+
+
+class LocateOut(Schema):
+    inside: bool = Field(..., description="false when the point lies outside every grid")
+    lon_wgs84: float
+    lat_wgs84: float
+    grid: GridOut | None = None
+    community: AreaOut | None = None
+
+
+class FeatureCollectionOut(Schema):
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]

@@ -1,0 +1,106 @@
+"""The area and grid browser: a tree you walk down, a Leaflet map of grids, grid pages and search."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from gridgov.core.errors import NotFound
+from gridgov.core.scope import ALL, scope_paths
+
+from . import selectors
+from .choices import GRID_KIND_COLORS, GridKind
+from .export import feature_collection
+from .models import Area
+
+
+def _area_or_404(user, code: str) -> Area:
+    try:
+        return selectors.area_get(user=user, code=code)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+def browser(request):
+    """Start at the user's scope: the top of the tree for city-wide users, their own grids for grid members."""
+    paths = scope_paths(request.user)
+    if paths is ALL:
+        top = Area.objects.filter(parent__isnull=True).order_by("code").first()
+    elif request.user.area_id:
+        top = request.user.area
+    else:
+        grid = request.user.grids.select_related("community").order_by("code").first()
+        top = grid.community if grid else None
+    if top is None:
+        return render(request, "geo/empty.html")
+    return redirect("geo:area", code=top.code)
+
+
+@login_required
+def area_detail(request, code: str):
+    area = _area_or_404(request.user, code)
+    children = selectors.area_children(user=request.user, area=area).order_by("code")
+    grids = selectors.grids_under(user=request.user, area=area).select_related("community").order_by("code")
+    page = Paginator(grids, 50).get_page(request.GET.get("page"))
+    context = {
+        "area": area,
+        "ancestors": selectors.area_ancestors(area=area),
+        "children": children,
+        "grids_page": page,
+        "grid_total": page.paginator.count,
+        "kinds": [(k.value, k.label, GRID_KIND_COLORS[k]) for k in GridKind],
+    }
+    if request.headers.get("HX-Request") and request.GET.get("partial") == "grids":
+        return render(request, "geo/_grid_table.html", context)
+    return render(request, "geo/area_detail.html", context)
+
+
+@login_required
+def area_map_geojson(request, code: str):
+    """The grids under an area for the map (lighter than the export: no sub-area boundaries)."""
+    area = _area_or_404(request.user, code)
+    data = feature_collection(areas=[], grids=selectors.grids_under(user=request.user, area=area))
+    for feature in data["features"]:
+        props = feature["properties"]
+        props["color"] = GRID_KIND_COLORS.get(props["kind"], "#64748b")
+        props["url"] = reverse("geo:grid", args=[props["code"]])
+        props["kind_label"] = str(GridKind(props["kind"]).label) if props["kind"] in GridKind.values else ""
+    return JsonResponse(data)
+
+
+@login_required
+def area_export(request, code: str):
+    area = _area_or_404(request.user, code)
+    areas = selectors.area_list(user=request.user).filter(path__startswith=area.path)
+    data = feature_collection(areas=areas, grids=selectors.grids_under(user=request.user, area=area))
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="{area.code}.geojson"'
+    return response
+
+
+@login_required
+def grid_detail(request, code: str):
+    try:
+        grid = selectors.grid_get(user=request.user, code=code)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    context = {
+        "grid": grid,
+        "ancestors": selectors.area_ancestors(area=grid.community) + [grid.community],
+        "members": grid.members.filter(is_active=True).order_by("username"),
+        "color": GRID_KIND_COLORS.get(grid.kind, "#64748b"),
+    }
+    return render(request, "geo/grid_detail.html", context)
+
+
+@login_required
+def search(request):
+    """Grids by code or name (htmx live search; a plain GET renders the full page)."""
+    q = (request.GET.get("q") or "").strip()
+    results = selectors.grid_list(user=request.user, filters={"q": q}).order_by("code")[:30] if q else []
+    template = "geo/_search_results.html" if request.headers.get("HX-Request") else "geo/search.html"
+    return render(request, template, {"q": q, "results": results})
