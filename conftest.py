@@ -2,6 +2,8 @@
 
 import pytest
 
+pytest_plugins = ["gridgov.browser_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _fast_hashing(settings):

@@ -1,4 +1,5 @@
 from ninja import Router
+from ninja.responses import Status
 
 from gridgov.core.schemas import ErrorOut
 
@@ -13,8 +14,8 @@ router = Router(tags=["auth"])
 def token_issue(request, payload: TokenIn):
     token, plain = services.token_issue_for_credentials(
         request=request, username=payload.username, password=payload.password, name=payload.name)
-    return 201, {"id": token.id, "name": token.name, "token": plain, "prefix": token.prefix,
-                 "created_at": token.created_at, "expires_at": token.expires_at}
+    return Status(201, {"id": token.id, "name": token.name, "token": plain, "prefix": token.prefix,
+                 "created_at": token.created_at, "expires_at": token.expires_at})
 
 
 @router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="The authenticated user")
@@ -38,4 +39,4 @@ def tokens(request):
                summary="Revoke one of my API tokens")
 def token_revoke(request, token_id: int):
     services.token_revoke(token_id=token_id, by=request.auth)
-    return 204, None
+    return Status(204, None)

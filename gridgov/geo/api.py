@@ -52,11 +52,7 @@ def area_list(request, filters: Query[AreaFilterQuery]):
 
 @router.get("/areas/{code}", response={200: AreaDetailOut, **ERRORS}, summary="One area")
 def area_detail(request, code: str):
-    area = selectors.area_get(user=request.auth, code=code)
-    area.ancestors = selectors.area_ancestors(area=area)
-    area.children = list(selectors.area_children(user=request.auth, area=area).select_related("parent"))
-    area.grid_count = selectors.grids_under(user=request.auth, area=area).count()
-    return area
+    return selectors.area_get(user=request.auth, code=code)
 
 
 @router.get("/areas/{code}/geojson", response={200: FeatureCollectionOut, **ERRORS},
@@ -75,13 +71,7 @@ def grid_list(request, filters: Query[GridFilterQuery]):
 
 @router.get("/grids/{code}", response={200: GridDetailOut, **ERRORS}, summary="One grid with its members")
 def grid_detail(request, code: str):
-    grid = selectors.grid_get(user=request.auth, code=code)
-    grid.community_name = grid.community.name
-    grid.members = [
-        {"username": m.username, "display_name": str(m), "phone": m.phone}
-        for m in grid.members.filter(is_active=True).order_by("username")
-    ]
-    return grid
+    return selectors.grid_get(user=request.auth, code=code)
 
 
 @router.get("/grids/{code}/geojson", response={200: FeatureCollectionOut, **ERRORS}, summary="GeoJSON of a grid")

@@ -115,6 +115,9 @@ def grids_changed() -> None:
 
     GeoState.objects.get_or_create(id=1)
     GeoState.objects.filter(id=1).update(grids_version=F("grids_version") + 1)
+    # Reset now (this transaction sees its own grids) and again on commit (others' lookups meanwhile may
+    # have rebuilt from the old rows). After a rollback the version differs again, so it rebuilds then.
+    reset_locator()
     transaction.on_commit(reset_locator)
 
 

@@ -21,8 +21,26 @@ class AreaOut(Schema):
 
 class AreaDetailOut(AreaOut):
     ancestors: list[AreaOut]
-    children: list[AreaOut]
-    grid_count: int
+    children: list[AreaOut] = Field(..., description="the areas one level down, within my scope")
+    grid_count: int = Field(..., description="grids under this area, within my scope")
+
+    @staticmethod
+    def resolve_ancestors(obj):
+        from .selectors import area_ancestors
+
+        return area_ancestors(area=obj)
+
+    @staticmethod
+    def resolve_children(obj, context):
+        from .selectors import area_children
+
+        return list(area_children(user=context["request"].auth, area=obj).select_related("parent"))
+
+    @staticmethod
+    def resolve_grid_count(obj, context):
+        from .selectors import grids_under
+
+        return grids_under(user=context["request"].auth, area=obj).count()
 
 
 class GridOut(Schema):
@@ -58,6 +76,15 @@ class GridDetailOut(GridOut):
     community_name: str
     geometry: dict[str, Any]
     members: list[MemberOut]
+
+    @staticmethod
+    def resolve_community_name(obj):
+        return obj.community.name
+
+    @staticmethod
+    def resolve_members(obj):
+        return [{"username": m.username, "display_name": str(m), "phone": m.phone}
+                for m in obj.members.filter(is_active=True).order_by("username")]
 
 
 class LocateQuery(Schema):
