@@ -127,7 +127,7 @@ def _screenshot(pg, nodeid: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(folder / (re.sub(r"[^\w.-]+", "_", nodeid) + ".png")), full_page=True)
-    except Exception:  # noqa: BLE001 - a screenshot is a courtesy; never mask the test's own failure
+    except Exception:  # a screenshot is a courtesy: never mask the test's own failure
         pass
 
 

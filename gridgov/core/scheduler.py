@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -43,9 +43,15 @@ def periodic(*, name: str, seconds: int):
     return register
 
 
+def _refresh_connections() -> None:
+    # A long-running runner must drop stale connections between runs (never inside a transaction).
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def run_job(job: Job) -> bool:
     """Run one job now and record the outcome; returns whether it succeeded."""
-    close_old_connections()
+    _refresh_connections()
     JobRun.objects.get_or_create(name=job.name)
     JobRun.objects.filter(name=job.name).update(last_started_at=timezone.now())
     try:
@@ -57,7 +63,7 @@ def run_job(job: Job) -> bool:
             runs=F("runs") + 1, failures=F("failures") + 1)
         return False
     finally:
-        close_old_connections()
+        _refresh_connections()
     JobRun.objects.filter(name=job.name).update(
         last_finished_at=timezone.now(), last_ok=True, last_error="", last_result=str(result or "")[:200],
         runs=F("runs") + 1)

@@ -1,0 +1,16 @@
+"""The suite only checks that the benchmark code runs (numbers are never asserted here)."""
+
+import pytest
+
+from bench.run import bench_locator, render
+from gridgov.geo.tests.factories import GridFactory
+
+
+@pytest.mark.django_db
+def test_locator_benchmark_runs_on_a_tiny_city():
+    first = GridFactory(bounds=(120.60, 31.30, 120.61, 31.31))
+    GridFactory(community=first.community, bounds=(120.61, 31.30, 120.62, 31.31))
+    rows = bench_locator(points=200, repeat=1)
+    assert [r.unit for r in rows] == ["µs/lookup", "points/s"]
+    assert all(r.value > 0 and r.baseline > 0 for r in rows)
+    assert "| locate one (2 grids)" in render(rows, size="small")
