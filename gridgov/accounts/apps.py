@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     name = "gridgov.accounts"
     label = "accounts"
     verbose_name = _("People")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the audit receivers

@@ -118,3 +118,12 @@ def test_session_auth_works_for_the_api(client):
     user = UserFactory(username="leader", role="leader")
     client.force_login(user)
     assert client.get("/api/v1/auth/me").json()["username"] == "leader"
+
+
+def test_logins_and_failures_are_audited(client):
+    UserFactory(username="gm1")
+    client.post("/accounts/login/", {"username": "gm1", "password": "wrong-password"})
+    client.post("/accounts/login/", {"username": "gm1", "password": PASSWORD})
+    client.post("/accounts/logout/")
+    actions = list(AuditEntry.objects.values_list("action", "object_repr"))
+    assert actions == [("auth.login_failed", "gm1"), ("auth.login", "gm1"), ("auth.logout", "gm1")]
