@@ -14,7 +14,7 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     search_fields = ["username", "display_name", "phone"]
     autocomplete_fields = ["area", "department"]
     fieldsets = BaseUserAdmin.fieldsets + (
-        (_("gridgov"), {"fields": ["role", "display_name", "phone", "area", "department"]}),
+        (_("Grid governance"), {"fields": ["role", "display_name", "phone", "area", "department"]}),
     )
 
 

@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
                 ('object_repr', models.CharField(blank=True, max_length=200, verbose_name='object')),
                 ('before', models.JSONField(blank=True, null=True, verbose_name='before')),
                 ('after', models.JSONField(blank=True, null=True, verbose_name='after')),
-                ('ip', models.CharField(blank=True, max_length=45, verbose_name='address')),
+                ('ip', models.CharField(blank=True, max_length=45, verbose_name='IP address')),
                 ('prev_hash', models.CharField(max_length=64)),
                 ('hash', models.CharField(max_length=64)),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='actor')),

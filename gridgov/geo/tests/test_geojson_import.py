@@ -14,6 +14,7 @@ from gridgov.accounts.tests.factories import UserFactory
 from gridgov.core.errors import InvalidInput
 from gridgov.core.models import AuditEntry
 from gridgov.geo.geojson_import import geojson_import, geojson_validate
+from gridgov.geo.geometry import describe
 from gridgov.geo.models import Address, Area, Building, Grid
 from gridgov.geo.tests.factories import GridFactory, rect
 
@@ -92,6 +93,9 @@ def test_good_file_creates_the_tree_and_grids():
     assert g.kind == "commercial" and g.community == community and g.name == "网格 320508001001002"
     assert g.min_lon == pytest.approx(120.61) and g.area_m2 > 1_000_000
     assert g.created_by == admin
+    for imported in Grid.objects.all():  # the derived columns are those of geometry.describe
+        derived = describe(imported.geometry)
+        assert {k: getattr(imported, k) for k in derived} == pytest.approx(derived)
     entry = AuditEntry.objects.get(action="geo.import")
     assert entry.after["created"]["grid"] == 2 and entry.actor == admin
 
@@ -175,6 +179,15 @@ def test_moving_a_community_rewrites_the_paths_below_it():
     building.refresh_from_db()
     address.refresh_from_db()
     assert building.path == address.path == "320500/320508/320508002/320508001001/320508001001001/"
+
+
+def test_dry_run_lists_moves_and_writes_nothing():
+    geojson_import(raw=good_file(), by=None)
+    report = geojson_import(raw=collection(area("street", "320508002", "320508"),
+                                           area("community", "320508001001", "320508002")), by=None, dry_run=True)
+    assert report.moved == ["320508001001"] and report.created["street"] == 1
+    assert Area.objects.get(code="320508001001").path == "320500/320508/320508001/320508001001/"
+    assert not Area.objects.filter(code="320508002").exists()
 
 
 def test_moving_a_grid_to_another_community():
@@ -277,6 +290,31 @@ def test_refuses_a_hole_between_grids_of_a_community_without_boundary():
                                   grid("G2", "320508001001", rest)))
     assert kinds(problems) == ["gap"]
     assert "enclosed by its grids" in problems[0]["message"]
+
+
+def test_refuses_a_gap_against_a_boundary_from_the_database(tree):
+    Area.objects.filter(pk=tree["community"].pk).update(geometry=COMMUNITY_BOUNDARY)
+    problems = refused(collection(grid("G1", tree["community"].code, WEST)))
+    assert kinds(problems) == ["gap"]
+    assert problems[0]["feature"] is None and problems[0]["code"] == tree["community"].code
+    assert problems[0]["message"].startswith(f"community {tree['community'].code} (in the database): ")
+
+
+def test_refuses_a_move_that_would_duplicate_an_address():
+    other = rect(120.62, 31.30, 120.63, 31.31)
+    geojson_import(raw=collection(*good_file()["features"], area("community", "320508001002", "320508001", other),
+                                  grid("320508001002001", "320508001002", other)), by=None)
+    for code in ("320508001001002", "320508001002001"):
+        g = Grid.objects.get(code=code)
+        Address.objects.create(grid=g, path=g.path, community=g.community, road="Road", number="9",
+                               full_text="Road 9")
+    problems = refused(collection(
+        area("community", "320508001002", "320508001", rect(120.61, 31.30, 120.63, 31.31)),
+        area("community", "320508001001", "320508001", WEST),
+        grid("320508001001002", "320508001002", EAST),
+    ))
+    assert kinds(problems) == ["move_conflict"]
+    assert "Road 9" in problems[0]["message"]
 
 
 def test_refuses_a_grid_outside_its_community():

@@ -2,7 +2,7 @@
 (function () {
   function draw(el) {
     var tiles = el.dataset.tiles;
-    var map = L.map(el, { preferCanvas: false, attributionControl: !!tiles });
+    var map = L.map(el, { preferCanvas: false, attributionControl: !!tiles, zoomSnap: 0.25 });
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
     }
@@ -11,7 +11,7 @@
       .then(function (data) {
         var layer = L.geoJSON(data, {
           style: function (f) {
-            return { color: "#334155", weight: 1, fillColor: f.properties.color || "#64748b", fillOpacity: 0.45 };
+            return { color: "#334155", weight: 1, fillColor: f.properties.color || el.dataset.color || "#64748b", fillOpacity: 0.45 };
           },
           onEachFeature: function (f, lyr) {
             var p = f.properties;

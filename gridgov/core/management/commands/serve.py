@@ -29,6 +29,8 @@ class Command(BaseCommand):
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
             "--forwarded-allow-ips", os.environ.get("GRIDGOV_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            # no control socket in ~/.gunicorn: two servers on one machine (run, bench) would share it
+            "--no-control-socket",
         ]
         if os.environ.get("GRIDGOV_ACCESS_LOG"):
             web += ["--access-logfile", "-"]
