@@ -51,7 +51,7 @@ from gridgov.core.audit import audit_log
 from gridgov.core.errors import InvalidInput
 
 from .choices import LEVEL_DEPTH, AreaLevel, GridKind
-from .geometry import EARTH_RADIUS_M, area_m2
+from .geometry import area_m2, describe_many
 from .locator import grids_changed
 from .models import Address, Area, Building, GeoState, Grid
 
@@ -773,18 +773,6 @@ def _write_rows(model: type[models.Model], fields: list[str], objs: list[models.
             cursor.executemany(sql, params)
 
 
-def _derived_columns(geoms: list) -> list[dict]:
-    """`geometry.describe` for many already parsed geometries at once (same columns, same formulas)."""
-    array = np.array(geoms, dtype=object)
-    bounds = shapely.bounds(array)
-    centers = shapely.get_coordinates(shapely.point_on_surface(array))  # = representative_point()
-    lat0 = np.radians(shapely.get_coordinates(shapely.centroid(array))[:, 1])
-    k = np.radians(1) * EARTH_RADIUS_M
-    areas = shapely.area(array) * k * k * np.cos(lat0)  # = area_m2(): the same local equirectangular projection
-    return [{"min_lon": b[0], "min_lat": b[1], "max_lon": b[2], "max_lat": b[3], "center_lon": c[0],
-             "center_lat": c[1], "area_m2": round(float(a), 1)} for b, c, a in zip(bounds, centers, areas, strict=True)]
-
-
 def _apply(plan: ImportPlan, by) -> ImportReport:
     created, updated = plan.counts()
     report = ImportReport(created=created, updated=updated)
@@ -847,7 +835,7 @@ def _apply(plan: ImportPlan, by) -> ImportReport:
 
     # Grids (members are a separate table: untouched).
     new, changed = [], []
-    for item, derived in zip(plan.grids, _derived_columns([i.geom for i in plan.grids]), strict=True):
+    for item, derived in zip(plan.grids, describe_many([i.geom for i in plan.grids]), strict=True):
         values = dict(name=item.name, kind=item.kind, community_id=ids[item.parent],
                       path=path_of(item.parent) + item.code + "/", geometry=item.geometry,
                       updated_by=user, updated_at=now, **derived)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
@@ -39,12 +40,19 @@ def area_m2(geom) -> float:
     return float(projected.area)
 
 
+def describe_many(geoms: list) -> list[dict]:
+    """The derived columns of many grids at once: bounding box, centre (a point inside) and area in m²."""
+    array = np.array(geoms, dtype=object)
+    bounds = shapely.bounds(array)
+    centers = shapely.get_coordinates(shapely.point_on_surface(array))  # = representative_point()
+    lat0 = np.radians(shapely.get_coordinates(shapely.centroid(array))[:, 1])
+    k = math.radians(1) * EARTH_RADIUS_M
+    areas = shapely.area(array) * k * k * np.cos(lat0)  # the local equirectangular projection of area_m2()
+    return [{"min_lon": float(b[0]), "min_lat": float(b[1]), "max_lon": float(b[2]), "max_lat": float(b[3]),
+             "center_lon": float(c[0]), "center_lat": float(c[1]), "area_m2": round(float(a), 1)}
+            for b, c, a in zip(bounds, centers, areas, strict=True)]
+
+
 def describe(geojson: dict) -> dict:
-    """The derived columns of a grid: bounding box, centre (a point inside the polygon) and area."""
-    geom = shape(geojson)
-    min_lon, min_lat, max_lon, max_lat = geom.bounds
-    center = geom.representative_point()
-    return {
-        "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
-        "center_lon": center.x, "center_lat": center.y, "area_m2": round(area_m2(geom), 1),
-    }
+    """The derived columns of one grid (see describe_many)."""
+    return describe_many([shape(geojson)])[0]

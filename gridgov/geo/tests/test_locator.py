@@ -107,3 +107,13 @@ def test_locator_is_built_once_between_changes():
     GridFactory(code="G1", bounds=(120.0, 31.0, 120.1, 31.1))
     assert get_locator() is get_locator()
     assert locator_module._current is not None
+
+
+def test_grid_area_and_centre_are_right():
+    from gridgov.geo.geometry import describe
+
+    # 0.01° × 0.01° at 31.3° N: 1111.95 m × (1111.95 m × cos 31.3°) = 1,056,450 m²
+    info = describe(rect(120.60, 31.295, 120.61, 31.305))
+    assert abs(info["area_m2"] - 1_056_450) / 1_056_450 < 0.005
+    assert (info["min_lon"], info["max_lat"]) == (120.60, 31.305)
+    assert 120.60 < info["center_lon"] < 120.61 and 31.295 < info["center_lat"] < 31.305
