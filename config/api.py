@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from gridgov.accounts.api import router as auth_router
 from gridgov.accounts.auth import api_auth
+from gridgov.cases.api import router as cases_router
 from gridgov.core.errors import ServiceError
 from gridgov.geo.api import router as geo_router
 
@@ -77,3 +78,4 @@ def on_unexpected(request, exc):
 
 api.add_router("/auth/", auth_router)
 api.add_router("/geo/", geo_router)
+api.add_router("/", cases_router)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "gridgov.core",
     "gridgov.accounts",
     "gridgov.geo",
+    "gridgov.cases",
 ]
 
 MIDDLEWARE = [
@@ -191,3 +192,18 @@ GRIDGOV_DEMO_STEPS = [
     "gridgov.geo.demo.build_geography",
     "gridgov.accounts.demo.build_people",
 ]
+
+# Notification channels besides the in-app inbox (callables taking a Notification).
+GRIDGOV_NOTIFY_CHANNELS = [c for c in env_list("GRIDGOV_NOTIFY_CHANNELS", "gridgov.core.notifications.email_channel")]
+GRIDGOV_BASE_URL = os.environ.get("GRIDGOV_BASE_URL", "http://127.0.0.1:8000")
+EMAIL_BACKEND = os.environ.get("GRIDGOV_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("GRIDGOV_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("GRIDGOV_EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("GRIDGOV_EMAIL_FROM", "gridgov@localhost")
+
+# Cases
+GRIDGOV_PHOTO_MAX_BYTES = int(os.environ.get("GRIDGOV_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+GRIDGOV_PUBLIC_REPORTS_PER_HOUR = int(os.environ.get("GRIDGOV_PUBLIC_REPORTS_PER_HOUR", "5"))
+GRIDGOV_REOPEN_DAYS = int(os.environ.get("GRIDGOV_REOPEN_DAYS", "15"))
+# An overdue case escalates one level, and again after this many working hours if still overdue.
+GRIDGOV_ESCALATION_INTERVAL_HOURS = int(os.environ.get("GRIDGOV_ESCALATION_INTERVAL_HOURS", "7"))

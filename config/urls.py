@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("gridgov.accounts.urls")),
     path("geo/", include("gridgov.geo.urls")),
+    path("cases/", include("gridgov.cases.urls")),
     path("", include("gridgov.core.urls")),
 ]

@@ -104,3 +104,35 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Notification(models.Model):
+    """An in-app inbox message; other channels (email, …) are sent beside it (gridgov.core.notifications)."""
+
+    class Kind(models.TextChoices):
+        DISPATCHED = "dispatched", _("Dispatched to you")
+        RETURNED = "returned", _("Returned")
+        OVERDUE = "overdue", _("Overdue")
+        VERIFY = "verify", _("Verification requested")
+        ESCALATED = "escalated", _("Escalated")
+        SUPERVISED = "supervised", _("Supervised")
+        EXTENSION = "extension", _("Extension")
+        INFO = "info", _("Information")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    url = models.CharField(max_length=200, blank=True)
+    object_type = models.CharField(max_length=80, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,134 @@
+"""Reads on cases, scoped to the acting user:
+
+- dispatchers, leaders, mediators, party secretaries: cases under their area;
+- grid members: cases in their grids, and the cases they reported;
+- handlers: cases with a task for their department;
+- residents: the cases they reported;
+- admins: everything.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+
+from gridgov.accounts.choices import Role
+from gridgov.core.errors import InvalidInput, NotFound
+from gridgov.core.scope import ALL, scope_paths, scope_q
+
+from .choices import OPEN_STATES, State
+from .filters import CaseFilter
+from .models import Case, Category
+
+EARTH_M_PER_DEG = 111_320.0
+
+
+def case_scope_q(user) -> Q:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if user.role == Role.HANDLER:
+        return Q(tasks__department_id=user.department_id) if user.department_id else Q(pk__in=[])
+    if user.role == Role.RESIDENT:
+        return Q(reporter=user)
+    if scope_paths(user) is ALL:
+        return Q()
+    q = scope_q(user, "path")
+    if user.role == Role.GRID_MEMBER:
+        q |= Q(reporter=user)
+    return q
+
+
+def case_visible(*, case: Case, user) -> bool:
+    if user is not None and scope_paths(user) is ALL:
+        return True
+    return Case.objects.filter(case_scope_q(user), pk=case.pk).exists()
+
+
+def _scoped(user) -> QuerySet[Case]:
+    qs = Case.objects.filter(case_scope_q(user))
+    if user is not None and getattr(user, "role", None) == Role.HANDLER:
+        qs = qs.distinct()
+    return qs
+
+
+def case_list(*, user, filters: dict | None = None) -> QuerySet[Case]:
+    qs = _scoped(user).select_related("category", "category__parent", "grid", "lead_department")
+    fs = CaseFilter(data=filters or {}, queryset=qs)
+    if not fs.is_valid():
+        details = [{"field": f, "message": " ".join(str(m) for m in msgs)} for f, msgs in fs.errors.items()]
+        raise InvalidInput("; ".join(f"{d['field']}: {d['message']}" for d in details), code="invalid_filter",
+                           details=details)
+    return fs.qs
+
+
+def case_get(*, user, case_id: int) -> Case:
+    case = (_scoped(user).select_related("category", "category__parent", "grid", "grid__community",
+                                         "lead_department", "reporter", "merged_into")
+            .prefetch_related("tasks__department", "attachments", "extensions").filter(pk=case_id).first())
+    if case is None:
+        raise NotFound("No such case.")
+    return case
+
+
+def case_by_tracking_code(*, code: str) -> Case:
+    case = (Case.objects.select_related("category", "grid", "merged_into")
+            .prefetch_related("attachments").filter(tracking_code=(code or "").strip().upper()).first())
+    if case is None:
+        raise NotFound("No case with this tracking code.")
+    return case
+
+
+def case_timeline(*, case: Case, public_only: bool = False):
+    steps = case.steps.select_related("actor", "department").prefetch_related("attachments")
+    return steps.filter(public=True) if public_only else steps
+
+
+def case_queue_counts(*, user) -> dict[str, int]:
+    rows = _scoped(user).values("state").annotate(n=Count("id", distinct=True))
+    counts = {s.value: 0 for s in State}
+    counts.update({r["state"]: r["n"] for r in rows})
+    counts["overdue_open"] = _scoped(user).filter(state__in=OPEN_STATES, overdue=True).count()
+    return counts
+
+
+def case_duplicates(*, case: Case, user=None, limit: int = 10) -> list[Case]:
+    """Open cases of the same category within the category's radius and recent window: likely duplicates."""
+    category = case.category
+    radius = category.duplicate_radius_m
+    dlat = radius / EARTH_M_PER_DEG
+    dlon = radius / (EARTH_M_PER_DEG * max(math.cos(math.radians(case.lat)), 0.01))
+    since = case.reported_at - timedelta(days=category.duplicate_window_days)
+    qs = (Case.objects.filter(category=category, state__in=OPEN_STATES, reported_at__gte=since,
+                              lon__range=(case.lon - dlon, case.lon + dlon), lat__range=(case.lat - dlat, case.lat + dlat))
+          .exclude(pk=case.pk).exclude(state=State.MERGED).select_related("grid"))
+    if user is not None:
+        qs = qs.filter(case_scope_q(user))
+    found = []
+    for other in qs.order_by("reported_at")[:200]:
+        distance = _distance_m(case.lon, case.lat, other.lon, other.lat)
+        if distance <= radius:
+            other.distance_m = round(distance)
+            found.append(other)
+    return sorted(found, key=lambda c: c.distance_m)[:limit]
+
+
+def _distance_m(lon1, lat1, lon2, lat2) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def category_list(*, active_only: bool = True) -> QuerySet[Category]:
+    qs = Category.objects.select_related("parent", "default_department")
+    return qs.filter(is_active=True) if active_only else qs
+
+
+def category_tree(*, active_only: bool = True) -> list[dict]:
+    cats = list(category_list(active_only=active_only).order_by("sort", "code"))
+    parents = [c for c in cats if c.parent_id is None]
+    return [{"category": p, "children": [c for c in cats if c.parent_id == p.pk]} for p in parents]
+
+
