@@ -64,7 +64,6 @@ bench-quick: $(VENV)/.installed-test setup
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 
 messages: $(VENV)/.installed
 	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=node_modules --ignore=.venv --ignore=var

@@ -9,9 +9,11 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from gridgov.accounts.api import departments_router
 from gridgov.accounts.api import router as auth_router
 from gridgov.accounts.auth import api_auth
 from gridgov.cases.api import router as cases_router
+from gridgov.core.api import router as inbox_router
 from gridgov.core.errors import ServiceError
 from gridgov.geo.api import router as geo_router
 
@@ -79,3 +81,5 @@ def on_unexpected(request, exc):
 api.add_router("/auth/", auth_router)
 api.add_router("/geo/", geo_router)
 api.add_router("/", cases_router)
+api.add_router("/", departments_router)
+api.add_router("/inbox", inbox_router)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gridgov.core.middleware.RequestHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "gridgov.core.context_processors.site",
+                "gridgov.core.context_processors.unread_notifications",
             ],
         },
     },
@@ -185,12 +187,13 @@ LOGGING = {
 
 # Django Ninja: list pages
 NINJA_PAGINATION_PER_PAGE = 50
-NINJA_PAGINATION_MAX_PER_PAGE_SIZE = GRIDGOV_API_PAGE_SIZE_MAX
+NINJA_MAX_PER_PAGE_SIZE = GRIDGOV_API_PAGE_SIZE_MAX
 
 # The demo city's steps, in order; each is called with size= and seed= (later apps append theirs).
 GRIDGOV_DEMO_STEPS = [
     "gridgov.geo.demo.build_geography",
     "gridgov.accounts.demo.build_people",
+    "gridgov.cases.demo.build_cases",
 ]
 
 # Notification channels besides the in-app inbox (callables taking a Notification).

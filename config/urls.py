@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/", include("gridgov.accounts.urls")),
     path("geo/", include("gridgov.geo.urls")),
     path("cases/", include("gridgov.cases.urls")),
+    path("", include("gridgov.cases.public_urls")),
     path("", include("gridgov.core.urls")),
 ]

@@ -1,12 +1,16 @@
-from ninja import Router
+from ninja import Field, Router, Schema
 from ninja.responses import Status
 
+from gridgov.core.errors import NotFound
 from gridgov.core.schemas import ErrorOut
 
 from . import selectors, services
+from .models import Department
 from .schemas import MeOut, TokenCreated, TokenIn, TokenOut
 
 router = Router(tags=["auth"])
+# Mounted at /api/v1/ beside the cases router: /api/v1/departments.
+departments_router = Router(tags=["departments"])
 
 
 @router.post("/token", auth=None, response={201: TokenCreated, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
@@ -40,3 +44,47 @@ def tokens(request):
 def token_revoke(request, token_id: int):
     services.token_revoke(token_id=token_id, by=request.auth)
     return Status(204, None)
+
+
+class DepartmentOut(Schema):
+    code: str
+    name: str
+    kind: str
+    parent: str | None = Field(None, description="code of the parent department")
+
+    @staticmethod
+    def resolve_parent(obj):
+        return obj.parent.code if obj.parent_id else None
+
+
+class DepartmentDetailOut(DepartmentOut):
+    kind_label: str
+    phone: str
+    areas: list[str] = Field(..., description="codes of the areas served")
+
+    @staticmethod
+    def resolve_kind_label(obj):
+        return str(obj.get_kind_display())
+
+    @staticmethod
+    def resolve_areas(obj):
+        return [a.code for a in obj.areas.all()]
+
+
+def _active_departments():
+    return Department.objects.filter(is_active=True).select_related("parent")
+
+
+@departments_router.get("/departments", response={200: list[DepartmentOut], 401: ErrorOut},
+                        summary="Active departments (the codes to dispatch and summon to)")
+def department_list(request):
+    return list(_active_departments().order_by("code"))
+
+
+@departments_router.get("/departments/{code}", response={200: DepartmentDetailOut, 401: ErrorOut, 404: ErrorOut},
+                        summary="One active department")
+def department_detail(request, code: str):
+    department = _active_departments().prefetch_related("areas").filter(code=code).first()
+    if department is None:
+        raise NotFound("No such department.")
+    return department

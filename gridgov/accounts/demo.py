@@ -27,11 +27,14 @@ DEPARTMENTS = [
     ("PROPERTY", "安居物业服务有限公司", DepartmentKind.PROPERTY),
 ]
 
-# (username, role, display name, where: "city" | "street" | "community" | "grid" | None, department code)
+# (username, role, display name, where: "city" | "district" | "street" | "community" | "grid" | None,
+#  department code)
 DEMO_LOGINS = [
     ("admin", Role.ADMIN, "系统管理员", None, None),
     ("leader", Role.LEADER, "王市长", "city", None),
     ("dispatcher", Role.DISPATCHER, "李受理", "street", None),
+    ("dispatcher_c", Role.DISPATCHER, "孙社区", "community", None),
+    ("dispatcher_d", Role.DISPATCHER, "钱指挥", "district", None),
     ("handler", Role.HANDLER, "赵城管", None, "URBAN"),
     ("mediator", Role.MEDIATOR, "陈调解", "community", None),
     ("party", Role.PARTY_SECRETARY, "周书记", "community", None),
@@ -58,7 +61,7 @@ def build_people(*, size: str, seed: int) -> dict:
 
     # One hash for every demo account: hashing 10,000 passwords with Argon2 would take minutes.
     password = make_password(settings.GRIDGOV_DEMO_PASSWORD)
-    where = {"city": city, "street": first_street, "community": first_community}
+    where = {"city": city, "district": first_street.parent, "street": first_street, "community": first_community}
     users = []
     for username, role, name, scope, dept in DEMO_LOGINS:
         users.append(User(username=username, role=role, display_name=name, password=password,

@@ -60,6 +60,8 @@ class User(AbstractUser):
         """The materialised paths this user may see (None: everything). Used by gridgov.core.scope."""
         if self.is_admin_role:
             return None
+        if self.role == Role.RESIDENT:
+            return []  # a resident sees their own reports (by reporter), never an area's governance data
         if self.role == Role.GRID_MEMBER:
             return sorted(self.grids.values_list("path", flat=True))
         if self.area_id:

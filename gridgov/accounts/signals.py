@@ -23,6 +23,9 @@ def on_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def on_login_failed(sender, credentials, request=None, **kwargs):
-    # The username tried is kept (not the password); it may not be an existing account.
+    # The username tried is kept (not the password); it may not be an existing account. Attempts while
+    # locked out are not written: they would let anyone grow the append-only log at will.
+    if request is not None and getattr(request, "axes_locked_out", False):
+        return
     audit_log(actor=None, action="auth.login_failed", object_type="accounts.user",
               object_repr=str(credentials.get("username", ""))[:150], ip=_ip(request))

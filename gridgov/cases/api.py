@@ -1,5 +1,281 @@
-"""The cases API (being built)."""
+"""The cases API: list, detail, create (JSON, or multipart with photos), one POST per workflow action,
+duplicate candidates and categories. Thin: the selectors read, the services write and refuse; the
+ServiceErrors they raise become the JSON 4xx answers of config/api.py.
 
-from ninja import Router
+Every action answers with the updated case detail. A wrong state is a 409 `invalid_transition` whose
+details.allowed_actions lists what may be done now; a stale `version` is a 409 `stale_version`; a wrong role
+is a 403; a case outside your scope is a 404, as if it did not exist.
+"""
+
+from typing import Annotated
+
+from ninja import File, Form, Header, Query, Router
+from ninja.files import UploadedFile
+from ninja.pagination import PageNumberPagination, paginate
+from ninja.responses import Status
+
+from gridgov.accounts.choices import Role
+from gridgov.accounts.models import Department
+from gridgov.core.errors import Forbidden, InvalidInput, NotFound
+from gridgov.core.schemas import ErrorOut
+
+from . import selectors, services
+from .schemas import (
+    CaseDetailOut,
+    CaseFilterQuery,
+    CaseForm,
+    CaseIn,
+    CaseOut,
+    CategoryOut,
+    CommentIn,
+    DispatchIn,
+    DuplicateOut,
+    ExtensionDecisionIn,
+    ExtensionRequestIn,
+    MergeIn,
+    NoteIn,
+    RateIn,
+    ReasonIn,
+    ReportBackIn,
+    SummonIn,
+    VerifyIn,
+)
 
 router = Router(tags=["cases"])
+
+READ_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+CREATE = {200: CaseDetailOut, 201: CaseDetailOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
+ACTION = {200: CaseDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+IdempotencyKey = Annotated[str | None, Header(
+    None, alias="Idempotency-Key", max_length=100,
+    description="A retry with the same key (same user) returns the first case with 200 and creates nothing")]
+Photos = Annotated[list[UploadedFile] | None, File(
+    None, description="JPEG, PNG or WebP photos; their location and time are kept, other metadata stripped")]
+
+
+def _detail(request, case_id: int):
+    return selectors.case_get(user=request.auth, case_id=case_id)
+
+
+def _department_ids(codes: list[str], field: str) -> list[int]:
+    found = dict(Department.objects.filter(code__in=codes, is_active=True).values_list("code", "id"))
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise InvalidInput(f"Unknown department {', '.join(missing)}.", code="unknown_department",
+                           details=[{"field": field, "message": f"unknown department {', '.join(missing)}"}])
+    return [found[c] for c in codes]
+
+
+def _report(request, payload: CaseIn, idempotency_key: str | None, photos=None):
+    data = payload.dict()
+    data["extra"] = data["extra"] or {}
+    case, created = services.case_report(by=request.auth, idempotency_key=idempotency_key or "",
+                                         photos=photos or [], **data)
+    try:
+        body = _detail(request, case.pk)
+    except NotFound:
+        body = case  # reported outside the reporter's own scope (a hotline call): they still see what they made
+    return Status(201 if created else 200, body)
+
+
+# --- reads ----------------------------------------------------------------------------------------------------
+
+@router.get("/cases", response={200: list[CaseOut], **READ_ERRORS}, summary="Cases in my scope")
+@paginate(PageNumberPagination)
+def case_list(request, filters: Query[CaseFilterQuery]):
+    return selectors.case_list(user=request.auth, filters=filters.dict(exclude_none=True))
+
+
+@router.get("/cases/{int:case_id}", response={200: CaseDetailOut, **READ_ERRORS},
+            summary="One case with its tasks, photos, timeline and the actions allowed to me")
+def case_detail(request, case_id: int):
+    return _detail(request, case_id)
+
+
+@router.get("/cases/{int:case_id}/duplicates", response={200: list[DuplicateOut], 403: ErrorOut, **READ_ERRORS},
+            summary="Duplicate candidates: open cases of the same category nearby (dispatchers)")
+def case_duplicates(request, case_id: int):
+    case = _detail(request, case_id)
+    if request.auth.role != Role.DISPATCHER and not request.auth.is_admin_role:
+        raise Forbidden("Only dispatchers look for duplicates.")
+    return selectors.case_duplicates(case=case, user=request.auth)
+
+
+# --- intake ---------------------------------------------------------------------------------------------------
+
+@router.post("/cases", response=CREATE, summary="Report a case (JSON)",
+             description="201 with the new case; a retry with the same `Idempotency-Key` returns the same case "
+                         "with 200 and creates nothing. A point outside every grid is a 422 "
+                         "`outside_jurisdiction`. To attach photos use `POST /cases/upload` (multipart).")
+def case_create(request, payload: CaseIn, idempotency_key: IdempotencyKey = None):
+    return _report(request, payload, idempotency_key)
+
+
+@router.post("/cases/upload", response=CREATE, summary="Report a case with photos (multipart/form-data)",
+             description="The fields of `POST /cases` as form fields (`extra` as a JSON object string) plus "
+                         "`photos` files. A case handled on the spot (`self_handle`) needs a photo.")
+def case_create_upload(request, payload: Form[CaseForm], photos: Photos = None,
+                       idempotency_key: IdempotencyKey = None):
+    return _report(request, payload, idempotency_key, photos)
+
+
+# --- the workflow: one path per action ------------------------------------------------------------------------
+
+@router.post("/cases/{int:case_id}/register", response=ACTION, summary="Register (立案) a reported case")
+def case_register(request, case_id: int, payload: NoteIn):
+    services.case_register(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/reject", response=ACTION, summary="Refuse to register (不予立案)")
+def case_reject(request, case_id: int, payload: ReasonIn):
+    services.case_reject(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/merge", response=ACTION, summary="Merge into another case as a duplicate")
+def case_merge(request, case_id: int, payload: MergeIn):
+    services.case_merge(case_id=case_id, into_id=payload.into, by=request.auth, version=payload.version,
+                        note=payload.note)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/dispatch", response=ACTION,
+             summary="Dispatch (派遣) to a lead department and assisting ones")
+def case_dispatch(request, case_id: int, payload: DispatchIn):
+    [lead] = _department_ids([payload.lead], "lead")
+    assist = _department_ids(payload.assist, "assist")
+    services.case_dispatch(case_id=case_id, by=request.auth, lead=lead, assist=assist,
+                           instructions=payload.instructions, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/accept", response=ACTION, summary="Accept (签收) as a department handler")
+def case_accept(request, case_id: int, payload: NoteIn):
+    services.case_accept(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/return", response=ACTION, summary="Return (回退): not our department")
+def case_return(request, case_id: int, payload: ReasonIn):
+    services.case_return(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/suspend", response=ACTION, summary="Suspend (挂账): the clock stops")
+def case_suspend(request, case_id: int, payload: ReasonIn):
+    services.case_suspend(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/resume", response=ACTION, summary="Resume a suspended case")
+def case_resume(request, case_id: int, payload: NoteIn):
+    services.case_resume(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/report_back", response=ACTION, summary="Report back (处置反馈)",
+             description="Categories that need a photo of the result take "
+                         "`POST /cases/{case_id}/report_back/upload` (multipart).")
+def case_report_back(request, case_id: int, payload: ReportBackIn):
+    services.case_report_back(case_id=case_id, by=request.auth, result=payload.result, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/report_back/upload", response=ACTION,
+             summary="Report back with photos (multipart/form-data)")
+def case_report_back_upload(request, case_id: int, payload: Form[ReportBackIn],
+                            photos: Photos = None):
+    services.case_report_back(case_id=case_id, by=request.auth, result=payload.result, photos=photos or [],
+                              version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/verify", response=ACTION,
+             summary="Verify on site (核查): ok → verified, not ok → rework (返工)")
+def case_verify(request, case_id: int, payload: VerifyIn):
+    services.case_verify(case_id=case_id, by=request.auth, ok=payload.ok, note=payload.note,
+                         version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/verify/upload", response=ACTION,
+             summary="Verify on site with photos (multipart/form-data)")
+def case_verify_upload(request, case_id: int, payload: Form[VerifyIn], photos: Photos = None):
+    services.case_verify(case_id=case_id, by=request.auth, ok=payload.ok, note=payload.note, photos=photos or [],
+                         version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/close", response=ACTION, summary="Close (结案) a verified case")
+def case_close(request, case_id: int, payload: NoteIn):
+    services.case_close(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/reopen", response=ACTION, summary="Reopen a closed case (within the period)")
+def case_reopen(request, case_id: int, payload: ReasonIn):
+    services.case_reopen(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/request_extension", response=ACTION,
+             summary="Ask for more time (延期) as the lead department")
+def case_request_extension(request, case_id: int, payload: ExtensionRequestIn):
+    services.case_request_extension(case_id=case_id, by=request.auth, amount=payload.amount, unit=payload.unit,
+                                    reason=payload.reason, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/decide_extension", response=ACTION,
+             summary="Approve or refuse the pending extension request")
+def case_decide_extension(request, case_id: int, payload: ExtensionDecisionIn):
+    services.case_decide_extension(case_id=case_id, by=request.auth, approve=payload.approve, note=payload.note,
+                                   version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/summon", response=ACTION,
+             summary="Summon departments (吹哨报到): street, district or city command centres")
+def case_summon(request, case_id: int, payload: SummonIn):
+    departments = _department_ids(payload.departments, "departments")
+    services.case_summon(case_id=case_id, by=request.auth, departments=departments, amount=payload.amount,
+                         unit=payload.unit, instructions=payload.instructions, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/supervise", response=ACTION, summary="Supervise (督办) as a leader")
+def case_supervise(request, case_id: int, payload: ReasonIn):
+    services.case_supervise(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/rate", response=ACTION, summary="Rate the result (1–5) as the reporter",
+             description="Once per case; a second rating is a 409 `already_rated`.")
+def case_rate(request, case_id: int, payload: RateIn):
+    services.case_rate(case_id=case_id, by=request.auth, satisfaction=payload.satisfaction,
+                       comment=payload.comment)
+    return _detail(request, case_id)
+
+
+@router.post("/cases/{int:case_id}/comment", response=ACTION, summary="Add an internal comment to the timeline")
+def case_comment(request, case_id: int, payload: CommentIn):
+    services.case_comment(case_id=case_id, by=request.auth, note=payload.note, version=payload.version)
+    return _detail(request, case_id)
+
+
+# --- categories -----------------------------------------------------------------------------------------------
+
+@router.get("/categories", response={200: list[CategoryOut], 401: ErrorOut},
+            summary="Active categories, each main class followed by its subclasses")
+def category_list(request):
+    return [c for node in selectors.category_tree() for c in (node["category"], *node["children"])]
+
+
+@router.get("/categories/{code}", response={200: CategoryOut, 401: ErrorOut, 404: ErrorOut},
+            summary="One category with its time limits and extra fields")
+def category_detail(request, code: str):
+    category = selectors.category_list().filter(code=code).first()
+    if category is None:
+        raise NotFound("No such category.")
+    return category

@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.scope import prefix_q
 from gridgov.geo.models import Area
 
 from .choices import OPEN_STATES, Level, Source, State
@@ -42,7 +43,7 @@ class CaseFilter(django_filters.FilterSet):
 
     def under_area(self, queryset, name, value):
         area = Area.objects.filter(code=value).only("path").first()
-        return queryset.filter(path__startswith=area.path) if area else queryset.none()
+        return queryset.filter(prefix_q("path", area.path)) if area else queryset.none()
 
     def for_department(self, queryset, name, value):
         return queryset.filter(tasks__department__code=value).distinct()

@@ -86,7 +86,8 @@ def case_timeline(*, case: Case, public_only: bool = False):
 
 
 def case_queue_counts(*, user) -> dict[str, int]:
-    rows = _scoped(user).values("state").annotate(n=Count("id", distinct=True))
+    # no ordering: with the handlers' DISTINCT the default ordering would join the GROUP BY and split the counts
+    rows = _scoped(user).order_by().values("state").annotate(n=Count("id", distinct=True))
     counts = {s.value: 0 for s in State}
     counts.update({r["state"]: r["n"] for r in rows})
     counts["overdue_open"] = _scoped(user).filter(state__in=OPEN_STATES, overdue=True).count()

@@ -90,9 +90,22 @@ def case_allowed_actions(*, case: Case, user: User | None) -> list[Action]:
     """The actions this user may take on this case now (drives the buttons and the 409 message)."""
     result = []
     for action, rule in TRANSITIONS.items():
-        if case.state in rule.sources and _may_act(case, user, Action(action), raise_=False):
+        if (case.state in rule.sources and _may_act(case, user, Action(action), raise_=False)
+                and _possible_now(case, user, Action(action))):
             result.append(Action(action))
     return result
+
+
+def _possible_now(case: Case, user: User | None, action: Action) -> bool:
+    """What the services check beyond role, scope and state, so that no offered action is then refused."""
+    if action in (Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION, Action.REQUEST_EXTENSION):
+        pending = case.extensions.filter(state=ExtensionState.PENDING).exists()
+        return pending if action != Action.REQUEST_EXTENSION else not pending
+    if action == Action.RATE:
+        return case.rated_at is None and _is_reporter(case, user)
+    if action == Action.SUMMON:
+        return user is not None and user.area_id is not None and user.area.level in ("street", "district", "city")
+    return True
 
 
 def _is_reporter(case: Case, user: User | None) -> bool:
@@ -303,6 +316,9 @@ def case_report(*, by: User | None, category: str, description: str, lon: float,
     if not description:
         raise InvalidInput("A description is required.", code="invalid",
                            details=[{"field": "description", "message": "required"}])
+    if len(idempotency_key or "") > 100:  # stored in 100 characters: a longer key could never match its retry
+        raise InvalidInput("The idempotency key is longer than 100 characters.", code="invalid",
+                           details=[{"field": "idempotency_key", "message": "at most 100 characters"}])
     if by is not None and idempotency_key:
         existing = Case.objects.filter(reporter=by, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -430,7 +446,7 @@ def case_merge(*, case_id: int, into_id: int, by: User, version: int | None = No
     _finish(case, Action.MERGE, by, before, note=note, data={"into": target.number})
     Step.objects.create(case=target, action=Action.COMMENT, from_state=target.state, to_state=target.state,
                         actor=by, actor_name=str(by), at=_now(), note=f"Duplicate {case.number} merged into this case.",
-                        data={"merged": case.number})
+                        data={"merged": case.number}, public=False)
     return case
 
 

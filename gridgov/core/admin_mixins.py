@@ -1,20 +1,40 @@
-"""Admin edits are writes like any other: each also lands in the hash-chained audit log."""
+"""Admin edits are writes like any other: each also lands in the hash-chained audit log, with the values
+of the changed fields before and after."""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
 
 from .audit import audit_log
 
 
+def _plain(value):
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    if isinstance(value, (list, tuple, set, models.QuerySet)):
+        return sorted(_plain(v) for v in value)
+    try:
+        DjangoJSONEncoder().encode(value)
+        return value
+    except TypeError:
+        return str(value)
+
+
 class AuditedAdminMixin:
+    def save_form(self, request, form, change):
+        # form.initial holds the values before the edit, cleaned_data those after (M2M fields included)
+        fields = form.changed_data
+        self._audit_before = {f: _plain(form.initial.get(f)) for f in fields} if change else None
+        self._audit_after = {f: _plain(form.cleaned_data.get(f)) for f in fields}
+        return super().save_form(request, form, change)
+
     def log_addition(self, request, obj, message):
-        audit_log(actor=request.user, action="admin.add", obj=obj, after={"message": str(message)})
+        audit_log(actor=request.user, action="admin.add", obj=obj, after=getattr(self, "_audit_after", None))
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        audit_log(actor=request.user, action="admin.change", obj=obj, after={"message": str(message)})
+        audit_log(actor=request.user, action="admin.change", obj=obj, before=getattr(self, "_audit_before", None),
+                  after=getattr(self, "_audit_after", None))
         return super().log_change(request, obj, message)
-
-    def log_deletion(self, request, obj, object_repr):
-        audit_log(actor=request.user, action="admin.delete", obj=obj, before={"repr": object_repr})
-        return super().log_deletion(request, obj, object_repr)
 
     def log_deletions(self, request, queryset):
         for obj in queryset:

@@ -6,6 +6,7 @@ starts with one of them. `None` means no restriction (administrators).
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 ALL = None  # unrestricted
@@ -23,6 +24,18 @@ def scope_paths(user) -> list[str] | None:
     return paths
 
 
+def prefix_q(field: str, path: str) -> Q:
+    """Rows whose `field` starts with `path` (which ends with "/").
+
+    On SQLite, LIKE is case-insensitive and cannot use the index, so the prefix is written as the equivalent
+    range [path, path-with-"/"-replaced-by-"0"): exact, case-sensitive and an index search. PostgreSQL's LIKE
+    is already exact.
+    """
+    if connection.vendor == "sqlite" and path.endswith("/"):
+        return Q(**{f"{field}__gte": path, f"{field}__lt": path[:-1] + "0"})
+    return Q(**{f"{field}__startswith": path})
+
+
 def scope_q(user, field: str = "path") -> Q:
     """A Q object matching the rows under the user's scope (rows whose `field` starts with a scope path)."""
     paths = scope_paths(user)
@@ -32,7 +45,7 @@ def scope_q(user, field: str = "path") -> Q:
         return Q(pk__in=[])
     q = Q()
     for path in paths:
-        q |= Q(**{f"{field}__startswith": path})
+        q |= prefix_q(field, path)
     return q
 
 

@@ -11,6 +11,15 @@ def job_status() -> list[dict]:
     ]
 
 
+def calendar_years() -> list[int]:
+    """The years the working calendar has data for (deadlines beyond them count plain Monday–Friday)."""
+    from django.db.models.functions import ExtractYear
+
+    from .models import CalendarDay
+
+    return sorted(set(CalendarDay.objects.annotate(y=ExtractYear("date")).values_list("y", flat=True)))
+
+
 def home_context(*, user) -> dict:
     """What the home page shows a user: their role, scope and the next steps for that role."""
     from gridgov.geo.selectors import area_list, grid_list

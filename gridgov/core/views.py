@@ -23,6 +23,10 @@ def healthz(request):
         "time": timezone.now().isoformat(),
         "jobs": selectors.job_status() if db_ok else [],
     }
+    if db_ok:
+        years = selectors.calendar_years()
+        this_year = timezone.localdate().year
+        body["calendar"] = {"years": years, "next_year_loaded": this_year + 1 in years}
     return JsonResponse(body, status=200 if db_ok else 503)
 
 

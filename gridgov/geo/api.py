@@ -2,6 +2,7 @@ from ninja import Query, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
 from gridgov.core.schemas import ErrorOut
+from gridgov.core.scope import prefix_q
 
 from . import selectors
 from .coords import to_wgs84
@@ -40,7 +41,9 @@ def locate_point(request, query: Query[LocateQuery]):
     hit = locate(lon, lat)
     if hit is None:
         return {"inside": False, "lon_wgs84": lon, "lat_wgs84": lat}
-    grid = Grid.objects.select_related("community__parent").get(pk=hit.id)
+    grid = Grid.objects.select_related("community").filter(pk=hit.id).first()
+    if grid is None:  # deleted a moment ago, before this process rebuilt its locator
+        return {"inside": False, "lon_wgs84": lon, "lat_wgs84": lat}
     return {"inside": True, "lon_wgs84": lon, "lat_wgs84": lat, "grid": grid, "community": grid.community}
 
 
@@ -59,7 +62,7 @@ def area_detail(request, code: str):
             summary="GeoJSON of an area, its sub-areas and grids")
 def area_geojson(request, code: str):
     area = selectors.area_get(user=request.auth, code=code)
-    areas = selectors.area_list(user=request.auth).filter(path__startswith=area.path)
+    areas = selectors.area_list(user=request.auth).filter(prefix_q("path", area.path))
     return feature_collection(areas=areas, grids=selectors.grids_under(user=request.auth, area=area))
 
 

@@ -4,6 +4,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.scope import prefix_q
+
 from .choices import AreaLevel, GridKind
 from .models import Area, Grid
 
@@ -34,7 +36,7 @@ class GridFilter(django_filters.FilterSet):
         area = Area.objects.filter(code=value).only("path").first()
         if area is None:
             return queryset.none()
-        return queryset.filter(path__startswith=area.path)
+        return queryset.filter(prefix_q("path", area.path))
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(code__startswith=value) | Q(name__icontains=value))

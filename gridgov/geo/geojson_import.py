@@ -51,7 +51,7 @@ from gridgov.core.audit import audit_log
 from gridgov.core.errors import InvalidInput
 
 from .choices import LEVEL_DEPTH, AreaLevel, GridKind
-from .geometry import area_m2, describe_many
+from .geometry import area_m2, describe_many, geom_to_geojson
 from .locator import grids_changed
 from .models import Address, Area, Building, GeoState, Grid
 
@@ -268,6 +268,9 @@ class _Validation:
                 self.problem(None, None, "json",
                              f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
                 return None
+            except RecursionError:
+                self.problem(None, None, "json", "The file is not usable JSON: it is nested too deeply.")
+                return None
         if not isinstance(raw, dict) or raw.get("type") != "FeatureCollection":
             found = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
             self.problem(None, None, "not_feature_collection",
@@ -400,6 +403,9 @@ class _Validation:
         except ValueError as exc:  # malformed coordinates
             self.problem(item.index, item.code, "bad_geometry", f"{who}: the {gtype} cannot be read ({exc}).")
             return None
+        if geom is not None and not geom.is_empty:
+            # store what was validated, as RFC 7946 GeoJSON: closed rings, two dimensions
+            item.geometry = geom_to_geojson(shapely.force_2d(geom))
         return geom
 
     # 3. against the database: codes, levels and parents
@@ -864,6 +870,9 @@ def geojson_import(*, raw: bytes | str | dict, by, dry_run: bool = False) -> Imp
         created, updated = plan.counts()
         return ImportReport(created=created, updated=updated, moved=plan.moved(), dry_run=True)
     with transaction.atomic():
+        # One import at a time: lock the geography's state row (PostgreSQL; SQLite's write lock does it).
+        GeoState.objects.get_or_create(id=1)
+        GeoState.objects.select_for_update().get(id=1)
         # The heavy validation ran outside the transaction (not to hold the write lock for it); if the
         # geography changed meanwhile (grids version, area or grid counts, last area change), validate
         # again inside it.

@@ -32,6 +32,7 @@ class Area(BaseModel):
         ordering = ["path"]
         verbose_name = _("area")
         verbose_name_plural = _("areas")
+        constraints = [models.CheckConstraint(condition=models.Q(path__endswith="/"), name="geo_area_path_ends")]
 
     def __str__(self) -> str:
         return self.name
@@ -60,6 +61,7 @@ class Grid(BaseModel):
         ordering = ["path"]
         verbose_name = _("grid")
         verbose_name_plural = _("grids")
+        constraints = [models.CheckConstraint(condition=models.Q(path__endswith="/"), name="geo_grid_path_ends")]
         indexes = [models.Index(fields=["min_lon", "max_lon", "min_lat", "max_lat"])]
 
     def __str__(self) -> str:

@@ -93,12 +93,24 @@ class LocateQuery(Schema):
     coord_sys: CoordSys = Field(CoordSys.WGS84, description="coordinate system of lon/lat")
 
 
+class PlaceRef(Schema):
+    code: str
+    name: str
+
+
+class LocatedGrid(PlaceRef):
+    kind: str
+
+
 class LocateOut(Schema):
+    """Which grid serves a point: public information (grids and their names are posted on every street),
+    so any authenticated user gets it; the grid's details stay behind the scoped /geo/grids/{code}."""
+
     inside: bool = Field(..., description="false when the point lies outside every grid")
     lon_wgs84: float
     lat_wgs84: float
-    grid: GridOut | None = None
-    community: AreaOut | None = None
+    grid: LocatedGrid | None = None
+    community: PlaceRef | None = None
 
 
 class FeatureCollectionOut(Schema):

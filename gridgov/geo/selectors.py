@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from gridgov.core.errors import InvalidInput, NotFound
-from gridgov.core.scope import ALL, ancestor_paths, scope_paths, scope_q
+from gridgov.core.scope import ALL, ancestor_paths, prefix_q, scope_paths, scope_q
 
 from .filters import AreaFilter, GridFilter
 from .models import Area, Grid
@@ -64,4 +64,4 @@ def grid_get(*, user, code: str) -> Grid:
 
 
 def grids_under(*, user, area: Area) -> QuerySet[Grid]:
-    return Grid.objects.filter(scope_q(user), path__startswith=area.path)
+    return Grid.objects.filter(scope_q(user), prefix_q("path", area.path))

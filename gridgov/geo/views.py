@@ -8,13 +8,13 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from gridgov.core.errors import NotFound
-from gridgov.core.scope import ALL, scope_paths
+from gridgov.core.errors import InvalidInput, NotFound
+from gridgov.core.scope import ALL, prefix_q, scope_paths
 
 from . import selectors
 from .choices import GRID_KIND_COLORS, GridKind
 from .export import feature_collection
-from .models import Area
+from .models import Area, Grid
 
 
 def _area_or_404(user, code: str) -> Area:
@@ -30,11 +30,14 @@ def browser(request):
     paths = scope_paths(request.user)
     if paths is ALL:
         top = Area.objects.filter(parent__isnull=True).order_by("code").first()
-    elif request.user.area_id:
-        top = request.user.area
+    elif not paths:
+        top = None
     else:
-        grid = request.user.grids.select_related("community").order_by("code").first()
-        top = grid.community if grid else None
+        # the highest node of the scope: an area itself, or the community of a grid
+        top = Area.objects.filter(path__in=paths).order_by("depth", "code").first()
+        if top is None:
+            grid = Grid.objects.filter(path__in=paths).select_related("community").order_by("code").first()
+            top = grid.community if grid else None
     if top is None:
         return render(request, "geo/empty.html")
     return redirect("geo:area", code=top.code)
@@ -75,7 +78,7 @@ def area_map_geojson(request, code: str):
 @login_required
 def area_export(request, code: str):
     area = _area_or_404(request.user, code)
-    areas = selectors.area_list(user=request.user).filter(path__startswith=area.path)
+    areas = selectors.area_list(user=request.user).filter(prefix_q("path", area.path))
     data = feature_collection(areas=areas, grids=selectors.grids_under(user=request.user, area=area))
     response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="{area.code}.geojson"'
@@ -101,6 +104,11 @@ def grid_detail(request, code: str):
 def search(request):
     """Grids by code or name (htmx live search; a plain GET renders the full page)."""
     q = (request.GET.get("q") or "").strip()
-    results = selectors.grid_list(user=request.user, filters={"q": q}).order_by("code")[:30] if q else []
+    error = ""
+    try:
+        results = list(selectors.grid_list(user=request.user, filters={"q": q}).order_by("code")[:30]) if q else []
+    except InvalidInput as exc:
+        results, error = [], exc.message
     template = "geo/_search_results.html" if request.headers.get("HX-Request") else "geo/search.html"
-    return render(request, template, {"q": q, "results": results})
+    return render(request, template, {"q": q, "results": results, "error": error},
+                  status=422 if error else 200)

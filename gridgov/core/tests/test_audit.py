@@ -47,7 +47,7 @@ def test_reordered_entries_are_found():
     AuditEntry.objects.filter(seq=3).update(seq=2)
     AuditEntry.objects.filter(seq=-2).update(seq=3)
     problem = audit_verify()
-    assert problem is not None and problem.seq == 2
+    assert problem is not None and problem.seq == 2 and problem.kind == "changed"
 
 
 def test_entries_are_append_only():

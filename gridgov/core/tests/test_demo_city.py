@@ -4,12 +4,13 @@ import json
 import pytest
 import shapely
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from shapely.geometry import shape
 
 from gridgov.accounts.choices import Role
 from gridgov.accounts.models import Department, User
 from gridgov.geo.geometry import area_m2
-from gridgov.geo.models import Area, Building, Grid
+from gridgov.geo.models import Area, Grid
 
 pytestmark = pytest.mark.django_db
 
@@ -45,26 +46,22 @@ def test_grids_tile_each_community_without_gap_or_overlap():
         assert area_m2(boundary.symmetric_difference(union)) < 1.0
 
 
-def _wipe():
-    Grid.members.through.objects.all().delete()
-    User.objects.all().delete()
-    Department.objects.all().delete()
-    Building.objects.all().delete()
-    Grid.objects.all().delete()
-    for depth in (3, 2, 1, 0):
-        Area.objects.filter(depth=depth).delete()
+def _build_and_fingerprint(seed: int) -> str:
+    """Build the city inside a savepoint, fingerprint it, and roll it back."""
+    sid = transaction.savepoint()
+    try:
+        call_command("demo_city", "--seed", str(seed))
+        return _fingerprint()
+    finally:
+        transaction.savepoint_rollback(sid)
 
 
 def test_same_seed_same_city_and_a_second_run_is_refused():
+    first = _build_and_fingerprint(7)
+    assert _build_and_fingerprint(7) == first
+    assert _build_and_fingerprint(8) != first
     call_command("demo_city", "--seed", "7")
-    first = _fingerprint()
     with pytest.raises(CommandError):
         call_command("demo_city", "--seed", "7")
     call_command("demo_city", "--seed", "8", "--if-empty")  # reuses the city, changes nothing
     assert _fingerprint() == first
-    _wipe()
-    call_command("demo_city", "--seed", "7")
-    assert _fingerprint() == first
-    _wipe()
-    call_command("demo_city", "--seed", "8")
-    assert _fingerprint() != first

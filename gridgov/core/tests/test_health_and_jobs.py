@@ -14,6 +14,7 @@ def test_healthz_reports_database_and_jobs(client):
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert {"name": "test.ok", "ok": True, "runs": 1, "failures": 0}.items() <= body["jobs"][0].items()
+    assert {2026, 2027} <= set(body["calendar"]["years"])  # seeded by the migration
 
 
 def test_a_failing_job_is_recorded_and_does_not_raise():

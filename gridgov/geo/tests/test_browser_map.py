@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser]
 
 # >>> ENABLE ME once the Chinese catalogue is compiled in every checkout (CI runs compilemessages):
 # the test then requires the Chinese UI text before the switch, not only when django.mo happens to exist.
-REQUIRE_CHINESE_UI = False
+REQUIRE_CHINESE_UI = True
 # <<<
 MO_FILE = settings.BASE_DIR / "gridgov" / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.mo"
 

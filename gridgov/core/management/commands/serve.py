@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, threads, no_jobs, **options):
         python = sys.executable
         web = [
-            python, "-m", "gunicorn", "config.wsgi:application",
+            python, "-m", "gunicorn", "config.wsgi:application", "--chdir", str(settings.BASE_DIR),
             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
             "--forwarded-allow-ips", os.environ.get("GRIDGOV_FORWARDED_ALLOW_IPS", "127.0.0.1"),
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             web += ["--access-logfile", "-"]
         children = [subprocess.Popen(web)]
         if not no_jobs:
-            children.append(subprocess.Popen([python, "manage.py", "run_jobs"]))
+            children.append(subprocess.Popen([python, str(settings.BASE_DIR / "manage.py"), "run_jobs"]))
         self.stdout.write(self.style.SUCCESS(f"gridgov is serving at http://{host}:{port}  (Ctrl-C stops)"))
 
         def stop(*_):

@@ -6,6 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from gridgov.core.scope import prefix_q
 from gridgov.geo.export import feature_collection
 from gridgov.geo.models import Area, Grid
 
@@ -21,8 +22,8 @@ class Command(BaseCommand):
         area = Area.objects.filter(code=code).first()
         if area is None:
             raise CommandError(f"No area with code {code}.")
-        areas = Area.objects.filter(path__startswith=area.path).select_related("parent").order_by("path")
-        grids = Grid.objects.filter(path__startswith=area.path).order_by("path")
+        areas = Area.objects.filter(prefix_q("path", area.path)).select_related("parent").order_by("path")
+        grids = Grid.objects.filter(prefix_q("path", area.path)).order_by("path")
         data = feature_collection(areas=areas, grids=grids)
         text = json.dumps(data, ensure_ascii=False)
         if output:

@@ -1,0 +1,282 @@
+"""The residents' public pages, no account needed: report a problem, get a tracking code, follow the report,
+confirm the result on site and rate it.
+
+What a tracking code shows is deliberately little: the number, the category, the state in plain words, the
+public timeline (action, time, department — never staff names, notes or internal comments), how many photos
+are on file, and, for a merged report, only the state of the report it joined (never that one's code)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import Max, Min
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from gridgov.core.errors import NotFound, ServiceError
+from gridgov.geo.coords import to_wgs84
+from gridgov.geo.locator import locate
+from gridgov.geo.models import Grid
+
+from . import selectors, services
+from .choices import Action, Source, State
+from .forms_public import (
+    OUTSIDE_AREA_MESSAGE,
+    PublicReportForm,
+    RateForm,
+    TrackLookupForm,
+    VerifyForm,
+    normalise_tracking_code,
+    service_message,
+)
+from .services import RateLimited
+
+STATE_EXPLAINED = {
+    State.REPORTED: _("Your report has been received. The command centre will check it and register it."),
+    State.REGISTERED: _("Your report has been registered. It will be sent to the department responsible."),
+    State.DISPATCHED: _("It has been sent to the department responsible, who will take it on shortly."),
+    State.IN_PROGRESS: _("The department responsible is working on it."),
+    State.SUSPENDED: _("It is on hold: it cannot be solved right now (for example because of funds, season or "
+                       "planning). It will be taken up again."),
+    State.HANDLED: _("The department reports that the problem is solved. Please check on the spot and tell us "
+                     "whether it really is."),
+    State.VERIFIED: _("The solution has been confirmed on the spot. The report will be closed."),
+    State.CLOSED: _("The report is closed: the problem was solved."),
+    State.REJECTED: _("This report could not be taken on (for example it is not a matter for this service, or "
+                      "there was not enough information to find the problem)."),
+    State.MERGED: _("Someone had already reported the same problem: your report was joined to that report, "
+                    "which is followed up instead."),
+}
+LOOKUP_MISSES_PER_HOUR = getattr(settings, "GRIDGOV_PUBLIC_TRACK_MISSES_PER_HOUR", 30)
+MAP_MAX_GRIDS = 300
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _misses_key(request) -> str:
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{_client_ip(request)}".encode()).hexdigest()[:32]
+    return f"gridgov:public:track-misses:{digest}"
+
+
+def _too_many_misses(request) -> bool:
+    """Loose protection against guessing codes: many unknown codes from one address in an hour → 429."""
+    return (cache.get(_misses_key(request)) or 0) >= LOOKUP_MISSES_PER_HOUR
+
+
+def _count_miss(request) -> None:
+    key = _misses_key(request)
+    if cache.add(key, 1, timeout=3600):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired in between
+        cache.add(key, 1, timeout=3600)
+
+
+def _rate_limited(request, message: str):
+    response = render(request, "cases/public_rate_limited.html", {"message": message}, status=429)
+    response["Retry-After"] = "3600"
+    return response
+
+
+def _case_or_none(request, code: str):
+    """(case, response): the case of a tracking code, or the response to send instead (404 or 429)."""
+    if _too_many_misses(request):
+        return None, _rate_limited(request, _g("Too many unknown tracking codes from your address. "
+                                               "Please try again in an hour."))
+    try:
+        return selectors.case_by_tracking_code(code=normalise_tracking_code(code)), None
+    except NotFound:
+        _count_miss(request)
+        form = TrackLookupForm(initial={"code": code})
+        return None, render(request, "cases/public_track_lookup.html", {"form": form, "not_found": True}, status=404)
+
+
+def _service_bounds() -> list[float] | None:
+    b = Grid.objects.aggregate(a=Min("min_lon"), b=Min("min_lat"), c=Max("max_lon"), d=Max("max_lat"))
+    return None if b["a"] is None else [b["a"], b["b"], b["c"], b["d"]]
+
+
+def _report_context(form: PublicReportForm) -> dict:
+    bounds = _service_bounds()
+    return {"form": form, "bounds": ",".join(f"{v:.6f}" for v in bounds) if bounds else "",
+            "outside_message": OUTSIDE_AREA_MESSAGE}
+
+
+# --- report ------------------------------------------------------------------------------------------------
+
+def report(request):
+    tree = selectors.category_tree(active_only=True)
+    if request.method != "POST":
+        form = PublicReportForm(tree=tree, initial={"category": request.GET.get("category", "")})
+        return render(request, "cases/public_report.html", _report_context(form))
+    form = PublicReportForm(request.POST, request.FILES, tree=tree)
+    if not form.is_valid():
+        return render(request, "cases/public_report.html", _report_context(form), status=422)
+    try:
+        case, _created = services.case_report(by=None, source=Source.PUBLIC, ip=_client_ip(request),
+                                              **form.service_kwargs())
+    except RateLimited:
+        return _rate_limited(request, _g("You have sent several reports in the last hour. To protect the service "
+                                         "from abuse, please wait a while before sending another one."))
+    except ServiceError as exc:
+        form.add_service_error(exc)
+        return render(request, "cases/public_report.html", _report_context(form), status=422)
+    return redirect("public:reported", code=case.tracking_code)
+
+
+@require_GET
+def report_fields(request):
+    """htmx: the chosen category's extra fields."""
+    form = PublicReportForm(tree=selectors.category_tree(active_only=True),
+                            initial={"category": request.GET.get("category", "")})
+    return render(request, "cases/public_report_extra.html", {"form": form})
+
+
+@require_GET
+def report_locate(request):
+    """Whether a point lies in the area served, before the report is sent (the map's instant answer)."""
+    try:
+        lon, lat = to_wgs84(float(request.GET["lon"]), float(request.GET["lat"]),
+                            request.GET.get("coord_sys") or "wgs84")
+    except (KeyError, TypeError, ValueError) as exc:
+        return JsonResponse({"code": "invalid", "message": "Give lon, lat and optionally coord_sys.",
+                             "details": [{"field": "lon", "message": str(exc)}]}, status=422)
+    hit = locate(lon, lat) if -180 <= lon <= 180 and -90 <= lat <= 90 else None
+    if hit is None:
+        return JsonResponse({"inside": False, "message": str(OUTSIDE_AREA_MESSAGE)})
+    return JsonResponse({"inside": True, "grid": hit.name})
+
+
+@require_GET
+def report_area(request):
+    """The grids inside the map's view, as GeoJSON (outlines and names only), for the report map."""
+    try:
+        west, south, east, north = (float(v) for v in request.GET.get("bbox", "").split(","))
+    except ValueError:
+        bounds = _service_bounds()
+        return JsonResponse({"type": "FeatureCollection", "features": [], "bounds": bounds})
+    grids = Grid.objects.filter(min_lon__lte=east, max_lon__gte=west, min_lat__lte=north, max_lat__gte=south)
+    rows = list(grids.order_by("path").values("name", "geometry")[:MAP_MAX_GRIDS + 1])
+    if len(rows) > MAP_MAX_GRIDS:
+        return JsonResponse({"type": "FeatureCollection", "features": [], "too_many": True})
+    features = [{"type": "Feature", "geometry": r["geometry"], "properties": {"name": r["name"]}} for r in rows]
+    return JsonResponse({"type": "FeatureCollection", "features": features, "too_many": False},
+                        json_dumps_params={"ensure_ascii": False})
+
+
+def reported(request, code: str):
+    case, response = _case_or_none(request, code)
+    if response is not None:
+        return response
+    return render(request, "cases/public_reported.html", {"case": case})
+
+
+# --- track -------------------------------------------------------------------------------------------------
+
+@require_GET
+def track_lookup(request):
+    if "code" not in request.GET:
+        return render(request, "cases/public_track_lookup.html", {"form": TrackLookupForm()})
+    form = TrackLookupForm(request.GET)
+    if not form.is_valid():
+        return render(request, "cases/public_track_lookup.html", {"form": form}, status=422)
+    return redirect("public:track", code=form.cleaned_data["code"])
+
+
+def _track_context(case, *, verify_form: VerifyForm | None = None, rate_form: RateForm | None = None) -> dict:
+    steps = [{"action": Action(s.action).label if s.action in Action.values else s.action, "at": s.at,
+              "department": s.department.name if s.department_id and s.department else ""}
+             for s in selectors.case_timeline(case=case, public_only=True)]
+    merged_into = case.merged_into if case.state == State.MERGED and case.merged_into_id else None
+    can_verify = case.state == State.HANDLED
+    can_rate = case.state in (State.VERIFIED, State.CLOSED) and case.rated_at is None
+    return {
+        "case": case,
+        "state_label": State(case.state).label,
+        "state_text": STATE_EXPLAINED.get(case.state, ""),
+        "merged_state_label": State(merged_into.state).label if merged_into else "",
+        "merged_state_text": STATE_EXPLAINED.get(merged_into.state, "") if merged_into else "",
+        "steps": steps,
+        "photo_count": len(case.attachments.all()),
+        "can_verify": can_verify,
+        "can_rate": can_rate,
+        "verify_form": verify_form or (VerifyForm(initial={"version": case.version}) if can_verify else None),
+        "rate_form": rate_form or (RateForm() if can_rate else None),
+    }
+
+
+@require_GET
+def track(request, code: str):
+    case, response = _case_or_none(request, code)
+    if response is not None:
+        return response
+    return render(request, "cases/public_track.html", _track_context(case))
+
+
+def _refresh(case):
+    return selectors.case_by_tracking_code(code=case.tracking_code)
+
+
+@require_POST
+def track_verify(request, code: str):
+    """The reporter confirms on the spot: solved (→ verified) or not solved, with what is still wrong (→ rework)."""
+    case, response = _case_or_none(request, code)
+    if response is not None:
+        return response
+    form = VerifyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "cases/public_track.html", _track_context(case, verify_form=form), status=422)
+    data = form.cleaned_data
+    try:
+        services.case_verify(case_id=case.pk, by=None, ok=data["ok"], note=data.get("note", ""),
+                             photos=data.get("photos") or [], version=data.get("version"),
+                             tracking_code=case.tracking_code)
+    except ServiceError as exc:
+        case = _refresh(case)
+        context = _track_context(case)
+        if context["verify_form"] is not None and exc.status == 422:
+            form.add_service_error(exc)
+            context["verify_form"] = form
+        else:
+            context["error"] = service_message(exc)
+        return render(request, "cases/public_track.html", context, status=exc.status)
+    if data["ok"]:
+        messages.success(request, _("Thank you for confirming. The report will now be closed."))
+    else:
+        messages.success(request, _("Thank you. The department responsible will work on it again."))
+    return redirect("public:track", code=case.tracking_code)
+
+
+@require_POST
+def track_rate(request, code: str):
+    """The reporter's satisfaction, once."""
+    case, response = _case_or_none(request, code)
+    if response is not None:
+        return response
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        status = 422 if case.rated_at is None else 409
+        context = _track_context(case, rate_form=form if case.rated_at is None else None)
+        if case.rated_at is not None:
+            context["error"] = _g("You have already rated this report. Thank you!")
+        return render(request, "cases/public_track.html", context, status=status)
+    try:
+        services.case_rate(case_id=case.pk, by=None, satisfaction=form.cleaned_data["satisfaction"],
+                           comment=form.cleaned_data.get("comment", ""), tracking_code=case.tracking_code)
+    except ServiceError as exc:
+        context = _track_context(_refresh(case))
+        context["error"] = service_message(exc)
+        return render(request, "cases/public_track.html", context, status=exc.status)
+    messages.success(request, _("Thank you for your rating."))
+    return redirect("public:track", code=case.tracking_code)
