@@ -106,7 +106,7 @@ def render(rows: list[Row], *, size: str) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench{' -quick' if size == 'small' else ''}` on {platform.machine()}, "
+        f"Measured by `make bench{'-quick' if size == 'small' else ''}` on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of repeated runs; each row "
         "against its baseline in the same run.",
         "",

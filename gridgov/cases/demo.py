@@ -704,7 +704,7 @@ class _Life:
                 self._step(Action.RESUME, self.t, self._centre(c.level), to=State.IN_PROGRESS,
                            data={"paused_working_hours": round(paused, 2)})
         late = p.late_handle and first
-        at = self._stage(c.handle_due, late, lo=0.15, hi=0.95, late_hours=(1, 12))
+        at = self._stage(c.handle_due, late, lo=0.15, hi=0.95, late_hours=(0.5, 6))
         if p.summon and not self.summoned:
             # 吹哨报到: a late case escalated to street level or above summons departments on the way
             self._wait((self.t + (at - self.t) * self._u(0.6, 0.8)).replace(microsecond=0))
@@ -1112,9 +1112,11 @@ class _Builder:
         self.lives, self.extra_steps = [], []
 
 
-def build_cases(*, size: str, seed: int, count: int | None = None, now: dt.datetime | None = None) -> dict:
+def build_cases(*, size: str, seed: int, count: int | None = None, now: dt.datetime | None = None,
+                showcase: bool = True) -> dict:
     """The demo step (settings.GRIDGOV_DEMO_STEPS): link the categories to the departments, then a year of
-    cases ending `now` (default: the present). Runs inside demo_city's transaction."""
+    `count` cases (default CASES[size]) ending `now` (default: the present), plus, with `showcase`, the recent
+    cases that give each demo login work to do. Runs inside demo_city's transaction."""
     link_default_departments()
     now = (now or timezone.now()).replace(microsecond=0)
     count = CASES[size] if count is None else count
@@ -1136,7 +1138,8 @@ def build_cases(*, size: str, seed: int, count: int | None = None, now: dt.datet
         builder.add(life)
         if len(builder.lives) >= CHUNK:
             builder.flush()
-    _showcase(builder, random.Random(f"gridgov-cases-showcase-{seed}"))
+    if showcase:
+        _showcase(builder, random.Random(f"gridgov-cases-showcase-{seed}"))
     builder.flush()
     _reset_sequences()
     # Demo data, not user actions: one audit entry for the whole step rather than one per case and step.

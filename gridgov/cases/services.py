@@ -133,6 +133,15 @@ def _may_act(case: Case, user: User | None, action: Action, *, raise_: bool = Tr
 
     if user is None or not user.is_active:
         return no("Log in to act on a case.")
+    verifying = action in (Action.VERIFY_OK, Action.VERIFY_FAIL)
+    if verifying and case.self_handled:
+        # A case handled on the spot is checked by someone else: another member of the grid, or a
+        # dispatcher of the area (spot check 抽查) — never by the grid member who handled it.
+        if _is_reporter(case, user):
+            return no("A case you handled yourself is verified by someone else.")
+        if user.role in (Role.GRID_MEMBER, Role.DISPATCHER) and in_scope(user, case.path):
+            return True
+        return no("This case is verified by the grid's members or the area's dispatchers.")
     if action in REPORTER_ACTIONS and _is_reporter(case, user):
         return True
     if user.role not in rule.roles:
@@ -221,6 +230,10 @@ def _attach(case: Case, step: Step | None, photos: list[Photo], kind: str, by: U
 
 def _process_photos(files) -> list[Photo]:
     return [process_photo(f) for f in (files or [])]
+
+
+def _department_id(value: Department | int | str) -> int:
+    return value.pk if isinstance(value, Department) else int(value)
 
 
 def _department_users(department_ids: Iterable[int]) -> list[User]:
@@ -454,8 +467,12 @@ def case_merge(*, case_id: int, into_id: int, by: User, version: int | None = No
 def case_dispatch(*, case_id: int, by: User, lead: Department | int, assist: Iterable[Department | int] = (),
                   instructions: str = "", version: int | None = None) -> Case:
     case, before = _begin(case_id, Action.DISPATCH, by, version)
-    lead_id = lead.pk if isinstance(lead, Department) else int(lead)
-    assist_ids = [a.pk if isinstance(a, Department) else int(a) for a in assist]
+    try:
+        lead_id = _department_id(lead)
+        assist_ids = [_department_id(a) for a in assist]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("Unknown department.", code="unknown_department",
+                           details=[{"field": "lead", "message": "not a department"}]) from exc
     assist_ids = [a for a in dict.fromkeys(assist_ids) if a != lead_id]
     departments = {d.pk: d for d in Department.objects.filter(pk__in=[lead_id, *assist_ids], is_active=True)}
     missing = [i for i in [lead_id, *assist_ids] if i not in departments]
@@ -502,8 +519,8 @@ def case_return(*, case_id: int, by: User, reason: str, version: int | None = No
     """回退: the lead department says the case is not theirs; it goes back to the dispatcher."""
     case, before = _begin(case_id, Action.RETURN, by, version, reason=reason)
     now = _now()
-    case.tasks.filter(state__in=[TaskState.PENDING, TaskState.ACCEPTED]).update(state=TaskState.RETURNED,
-                                                                               updated_at=now)
+    case.tasks.filter(state__in=[TaskState.PENDING, TaskState.ACCEPTED],
+                      role__in=[TaskRole.LEAD, TaskRole.ASSIST]).update(state=TaskState.RETURNED, updated_at=now)
     department = case.lead_department
     case.state = State.REGISTERED
     case.lead_department = None
@@ -589,6 +606,14 @@ def case_verify(*, case_id: int, by: User | None, ok: bool, note: str = "", phot
             case.state = State.VERIFIED
             case.verified_at = now
             case.verified_by_reporter = by_reporter
+        elif case.self_handled and not case.tasks.filter(role=TaskRole.LEAD).exists():
+            # handled on the spot but not solved: it enters the normal loop, to be dispatched to a department
+            case.state = State.REGISTERED
+            case.self_handled = False
+            case.rework_count += 1
+            case.handled_at = None
+            case.registered_at = case.registered_at or now
+            case.dispatch_due = _deadline(now, case.category.dispatch_limit, case.category.limit_unit)
         else:
             case.state = State.IN_PROGRESS
             case.rework_count += 1
@@ -713,12 +738,17 @@ def case_summon(*, case_id: int, by: User, departments: Iterable[Department | in
     case, before = _begin(case_id, Action.SUMMON, by, version)
     if not by.area_id or by.area.level not in ("street", "district", "city"):
         raise Forbidden("Only a street, district or city command centre can summon departments.")
-    ids = list(dict.fromkeys(d.pk if isinstance(d, Department) else int(d) for d in departments))
+    try:
+        ids = list(dict.fromkeys(_department_id(d) for d in departments))
+        amount = int(amount)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("Name existing departments and a whole number of hours or days.", code="invalid",
+                           details=[{"field": "departments"}]) from exc
     found = {d.pk: d for d in Department.objects.filter(pk__in=ids, is_active=True)}
     if not ids or len(found) != len(ids):
         raise InvalidInput("Name one or more existing departments.", code="unknown_department",
                            details=[{"field": "departments"}])
-    if unit not in LimitUnit.values or not 1 <= int(amount) <= 365:
+    if unit not in LimitUnit.values or not 1 <= amount <= 365:
         raise InvalidInput("Give each department 1 to 365 working hours or days.", code="invalid",
                            details=[{"field": "amount"}])
     due = _deadline(_now(), int(amount), unit)
@@ -754,7 +784,7 @@ def case_rate(*, case_id: int, by: User | None, satisfaction: int, comment: str 
             case, before = _begin(case_id, Action.RATE, by, None)
             if not _is_reporter(case, by):
                 raise Forbidden("Only the reporter rates a case.")
-        if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
+        if type(satisfaction) is not int or not 1 <= satisfaction <= 5:
             raise InvalidInput("Rate from 1 to 5.", code="invalid", details=[{"field": "satisfaction"}])
         if case.rated_at is not None:
             raise Conflict("This case has already been rated.", code="already_rated")

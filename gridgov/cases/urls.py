@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_intake, views_queues
+from . import views, views_admin, views_intake, views_queues
 
 app_name = "cases"
 urlpatterns = [
@@ -15,4 +15,6 @@ urlpatterns = [
     path("<int:pk>/", views.case_detail, name="detail"),
     path("<int:pk>/act/<str:action>/", views.case_act, name="act"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
+    path("categories/import/", views_admin.category_import, name="category_import"),
+    path("categories/import/template.xlsx", views_admin.category_template, name="category_template"),
 ]

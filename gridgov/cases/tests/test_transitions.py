@@ -14,7 +14,7 @@ from django.db import transaction
 from gridgov.accounts.tests.factories import DepartmentFactory, UserFactory
 from gridgov.cases import services
 from gridgov.cases.choices import TRANSITIONS, Action, ExtensionState, State, TaskRole, TaskState
-from gridgov.cases.models import Attachment, Case, Extension, Step
+from gridgov.cases.models import Attachment, Case, Category, Extension, Step
 from gridgov.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridgov.core.models import AuditEntry, Notification
 
@@ -460,6 +460,21 @@ def test_reporter_verifies_by_account_or_tracking_code(world, drive, nothing_wri
     assert public.state == State.IN_PROGRESS and public.rework_count == 1
 
 
+def test_a_grid_member_verifies_with_a_photo_where_the_category_says_so(world, drive, make_jpeg, nothing_written):
+    u = world["users"]
+    Category.objects.filter(code="T0101").update(photo_required_verify=True)
+    case = drive("handled", by=u["resident"])
+    with nothing_written(case), pytest.raises(InvalidInput) as exc:
+        services.case_verify(case_id=case.pk, by=u["gm"], ok=True, note="看过了")
+    assert exc.value.code == "photo_required" and exc.value.details[0]["field"] == "photos"
+    case = services.case_verify(case_id=case.pk, by=u["gm"], ok=True, photos=[make_jpeg(gps=(120.605, 31.305))])
+    assert case.state == State.VERIFIED and not case.verified_by_reporter
+    assert case.attachments.get().kind == Attachment.Kind.VERIFY
+    # the reporter confirming their own report needs no photo
+    own = drive("handled", by=u["resident"])
+    assert services.case_verify(case_id=own.pk, by=u["resident"], ok=True).state == State.VERIFIED
+
+
 def test_close_records_resolution_level_and_timeliness(world, drive, clock):
     u = world["users"]
     clock.set(2026, 3, 16, 9, 0)
@@ -673,6 +688,41 @@ def test_grid_member_handles_on_the_spot_in_own_grid_with_a_photo(world, make_jp
     # nobody else is in g1: the dispatchers over it are asked to have it verified
     told = set(Notification.objects.filter(kind="verify").values_list("user__username", flat=True))
     assert told == {"disp", "cdisp", "ddisp"}
+
+
+def test_a_case_handled_on_the_spot_is_verified_by_someone_else(world, make_jpeg, nothing_written):
+    u = world["users"]
+    case, _ = services.case_report(by=u["gm"], category="T0101", description="小广告", lon=120.605, lat=31.305,
+                                   self_handle=True, photos=[make_jpeg()])
+    assert Action.VERIFY_OK not in services.case_allowed_actions(case=case, user=u["gm"])
+    with nothing_written(case), pytest.raises(Forbidden):
+        services.case_verify(case_id=case.pk, by=u["gm"], ok=True)
+    with nothing_written(case), pytest.raises(NotFound):
+        services.case_verify(case_id=case.pk, by=u["other_dispatcher"], ok=True)  # not their area
+    assert Action.VERIFY_OK in services.case_allowed_actions(case=case, user=u["community_dispatcher"])
+    case = services.case_verify(case_id=case.pk, by=u["community_dispatcher"], ok=True, note="抽查通过")
+    assert case.state == State.VERIFIED
+
+
+def test_a_failed_on_the_spot_handling_goes_to_the_dispatcher(world, make_jpeg):
+    u = world["users"]
+    case, _ = services.case_report(by=u["gm"], category="T0101", description="小广告", lon=120.605, lat=31.305,
+                                   self_handle=True, photos=[make_jpeg()])
+    case = services.case_verify(case_id=case.pk, by=u["dispatcher"], ok=False, note="未清理干净")
+    assert case.state == State.REGISTERED and not case.self_handled and case.rework_count == 1
+    assert case.dispatch_due is not None
+    case = services.case_dispatch(case_id=case.pk, by=u["dispatcher"], lead=world["urban"])
+    assert case.state == State.DISPATCHED
+
+
+def test_bad_department_ids_and_ratings_are_422(world, drive, nothing_written):
+    u = world["users"]
+    case = drive("registered")
+    with nothing_written(case), pytest.raises(InvalidInput):
+        services.case_dispatch(case_id=case.pk, by=u["dispatcher"], lead="URBAN")
+    closed = drive("closed")
+    with nothing_written(closed), pytest.raises(InvalidInput):
+        services.case_rate(case_id=closed.pk, by=u["gm"], satisfaction=True)
 
 
 # --- optimistic locking -----------------------------------------------------------------------------------

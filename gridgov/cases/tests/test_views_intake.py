@@ -198,10 +198,19 @@ def test_hotline_outside_every_grid(client, world):
 
 
 # --- in the browser, on a phone -----------------------------------------------------------------------------
+@pytest.fixture
+def seeded_categories(transactional_db):
+    """The seeded categories, for a browser test that follows another one: the live-server tests flush the
+    database (the migration's seed with it), and the demo city needs them."""
+    from gridgov.cases.categories import categories_upsert, seed_rows
+    from gridgov.cases.models import Category
+
+    if not Category.objects.exists():
+        categories_upsert(rows=seed_rows())
+
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the seeded categories
-def test_grid_member_reports_from_a_phone(page, live_server, demo_city, js_errors, tmp_path):
+def test_grid_member_reports_from_a_phone(seeded_categories, page, live_server, demo_city, js_errors, tmp_path):
     from playwright.sync_api import expect
 
     from gridgov.browser_fixtures import login
