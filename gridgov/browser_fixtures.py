@@ -9,6 +9,8 @@ Loaded from the root conftest (`pytest_plugins = ["gridgov.browser_fixtures"]`).
   `viewport` fixture (or parametrizes it: `@pytest.mark.parametrize("viewport", [{"width": 1280, ...}])`).
   JavaScript errors on the page are collected in the `js_errors` list; a failing test leaves a screenshot
   under var/browser-failures/ (or $GRIDGOV_BROWSER_ARTIFACTS).
+- `new_page`: a factory, `new_page(name, viewport=..., **context_options)`, of pages each in its own
+  context (own cookies): one per role in a test that plays several; errors and screenshots as `page`.
 - `demo_city`: the small demo city, built in a transactional database the live server can read.
 - `login(page, live_server, username)`: logs in through the login form.
 """
@@ -118,6 +120,40 @@ def page(request, browser, viewport, browser_locale, js_errors):
         if report is not None and report.failed:
             _screenshot(pg, request.node.nodeid)
         context.close()
+
+
+@pytest.fixture
+def new_page(request, browser, browser_locale, js_errors):
+    """A factory of pages, each in a context of its own (own cookies, own login): `new_page("dispatcher",
+    viewport={"width": 1280, "height": 800})`. A viewport narrower than 600 px is a phone (touch); other
+    keyword arguments go to browser.new_context (e.g. geolocation=..., permissions=["geolocation"]).
+    JavaScript errors go to `js_errors` prefixed with the page's name; a failing test leaves a screenshot of
+    every page it opened."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
+    opened = []
+
+    def open_page(name: str = "page", *, viewport: dict | None = None, **context_options):
+        size = dict(viewport or PHONE_VIEWPORT)
+        phone = size["width"] < 600
+        options = {"locale": browser_locale, "timezone_id": "Asia/Shanghai", "is_mobile": phone,
+                   "has_touch": phone, **context_options}
+        context = browser.new_context(viewport=size, **options)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        pg = context.new_page()
+        pg.on("pageerror", lambda exc: js_errors.append(f"{name}: {exc}"))
+        opened.append((name, context, pg))
+        return pg
+
+    try:
+        yield open_page
+    finally:
+        report = getattr(request.node, "_browser_report_call", None)
+        for name, context, pg in opened:
+            if report is not None and report.failed:
+                _screenshot(pg, f"{request.node.nodeid}-{name}")
+            context.close()
 
 
 def _screenshot(pg, nodeid: str) -> None:

@@ -9,9 +9,13 @@ rejected, merged into an earlier open case nearby, returned and re-dispatched, e
 reworked, reopened, handled on the spot by their grid member, supervised or summoned (吹哨报到), and rated.
 Recent cases stay open in every queue, and a few hand-placed ones give each demo login work to do.
 
-Everything comes from the seed (and the end instant): same seed and `now`, same cases. Rows are written with
-bulk_create, in chunks of CHUNK cases so that memory stays flat for a million. The size of the year is
-`CASES[size]` or the `count` argument (`manage.py cases_demo --count N`).
+Everything comes from the seed (and the end instant): same seed and `now`, same cases. Speed matters (the
+browser tests build the city, the analytics want a million cases): rows are plain objects written with
+executemany in chunks of CHUNK cases, and working time comes from a precomputed index of the calendar
+(`_Clock`, checked against add_working_time by the tests). The size of the year is `CASES[size]` or the
+`count` argument (`manage.py cases_demo --count N` adds N to an existing city).
+
+Audit: the demo writes one audit entry for the whole step (demo data, not anyone's action), not one per case.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import bisect
 import copy
 import datetime as dt
+import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -38,7 +43,7 @@ from gridgov.core.workcalendar import add_working_time, is_workday, work_periods
 from gridgov.geo.locator import get_locator
 from gridgov.geo.models import Area, Building, Grid
 
-from .categories import link_default_departments
+from .categories import categories_upsert, link_default_departments, seed_rows
 from .choices import LEVEL_ORDER, Action, ExtensionState, Level, LimitUnit, Source, State, TaskRole, TaskState
 from .models import Case, Category, Extension, Step, Task
 from .services import TRACKING_ALPHABET
@@ -93,7 +98,6 @@ class _GridInfo:
     bbox: tuple[float, float, float, float]
     centre: tuple[float, float]
     member_id: int | None = None
-    neighbour_member_id: int | None = None
     roads: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -150,12 +154,6 @@ def _load(now: dt.datetime, rng: random.Random) -> _Ctx:
     for grid_id, user_id in Grid.members.through.objects.order_by("user_id").values_list("grid_id", "user_id"):
         if grids[grid_id].member_id is None and user_id in users:
             grids[grid_id].member_id = user_id
-    by_community: dict[int, list[_GridInfo]] = {}
-    for grid in grids.values():
-        by_community.setdefault(grid.community_id, []).append(grid)
-    for members in by_community.values():
-        for i, grid in enumerate(members):
-            grid.neighbour_member_id = members[(i + 1) % len(members)].member_id
     for grid_id, road, number in Building.objects.order_by("code").values_list("grid_id", "road", "number"):
         if road:
             grids[grid_id].roads.append((road, number))
@@ -262,6 +260,7 @@ class _Clock:
 @dataclass
 class _Plan:
     kind: str = "normal"  # normal | reject | merge | self
+    self_fail: bool = False  # handled on the spot, but the spot check fails
     stop: str | None = None  # stay open in this state (the queues' recent cases)
     returns: int = 0
     return_after_accept: bool = False
@@ -327,8 +326,8 @@ class _StepRow:
 
 def _adapt_datetime():
     if connection.vendor == "sqlite" and settings.USE_TZ:
-        # what the SQLite backend stores: naive UTC text (its own adapter is 20x slower)
-        return lambda v: str(v.astimezone(dt.UTC).replace(tzinfo=None))
+        # what the SQLite backend stores: naive UTC text, as str() writes it (its own adapter is much slower)
+        return lambda v: (v.replace(tzinfo=None) - v.utcoffset()).isoformat(" ")
     if connection.vendor == "postgresql":
         return None  # psycopg adapts aware datetimes itself
     return connection.ops.adapt_datetimefield_value
@@ -346,7 +345,10 @@ def _insert(model, rows, *, with_pk: bool) -> None:
         if f.get_internal_type() == "DateTimeField":
             adapters.append(_adapt_datetime())
         elif f.get_internal_type() == "JSONField":
-            adapters.append(lambda v, f=f: f.get_db_prep_save(v, connection))
+            if connection.vendor == "sqlite" and f.encoder is None:
+                adapters.append(lambda v: json.dumps(v) if v else "{}" if isinstance(v, dict) else json.dumps(v))
+            else:
+                adapters.append(lambda v, f=f: f.get_db_prep_save(v, connection))
         else:
             adapters.append(None)
     quote = connection.ops.quote_name
@@ -378,14 +380,14 @@ class _Life:
     def __init__(self, ctx: _Ctx, clock: _Clock, rng: random.Random, case: _Row, grid: _GridInfo, plan: _Plan):
         self.ctx, self.clock, self.rng, self.c, self.grid, self.p = ctx, clock, rng, case, grid, plan
         self.steps: list[_StepRow] = []
-        self.tasks: list[Task] = []
-        self.extensions: list[Extension] = []
+        self.tasks: list[_Row] = []
+        self.extensions: list[_Row] = []
         self.history: list[tuple[dt.datetime, str]] = []  # (since, state)
         self.t = case.reported_at
         self.state = ""
         self.cut = False  # the life was cut by "now"
         self.category = case.category
-        self.lead_task: Task | None = None
+        self.lead_task: _Row | None = None
         self.summoned = False
         self.supervised = False
         self.merge_target: _Life | None = None
@@ -535,11 +537,24 @@ class _Life:
             self._step(Action.SELF_HANDLE, c.reported_at, self._reporter(), to=State.HANDLED, bump=False,
                        note=rng.choice(SELF_NOTES), data={"source": c.source, "channel": c.source})
             self._stop_here()
+            # someone else checks it on site: the community's dispatcher (spot check 抽查; each demo grid has
+            # one member)
             self._wait(self.clock.after(self.t, self._u(0.3, 10)))
-            self._verify(ok=True, member=self.grid.neighbour_member_id or self.grid.member_id)
+            if not p.self_fail:
+                self._verify(ok=True, actor=self._centre(Level.COMMUNITY))
+                self._stop_here()
+                self._wait(self.clock.after(self.t, self._u(0.2, 6)))
+                self._close()
+                return
+            # not solved on the spot: the case enters the loop, to be dispatched to a department
+            c.self_handled, c.handled_at = False, None
+            c.rework_count += 1
+            c.registered_at = self.t
+            c.dispatch_due = self.clock.due(self.t, cat.dispatch_limit, cat.limit_unit)
+            self._step(Action.VERIFY_FAIL, self.t, self._centre(Level.COMMUNITY), to=State.REGISTERED,
+                       note=rng.choice(VERIFY_FAIL), data={"by_reporter": False})
             self._stop_here()
-            self._wait(self.clock.after(self.t, self._u(0.2, 6)))
-            self._close()
+            self._from_registered()
             return
         self._step(Action.REPORT, c.reported_at, self._reporter(), to=State.REPORTED, bump=False,
                    data={"source": c.source, "channel": c.source})
@@ -564,6 +579,10 @@ class _Life:
             self._merge()
             return
         self._stop_here()
+        self._from_registered()
+
+    def _from_registered(self) -> None:
+        c, p, rng = self.c, self.p, self.rng
         wrong = [d for d in self.ctx.departments if d != self._right_lead()]
         for attempt in range(p.returns + 1):
             final = attempt == p.returns
@@ -581,10 +600,11 @@ class _Life:
         self._handle(first=True)
         for _ in range(p.rework):
             self._wait(self.clock.after(self.t, self._u(0.5, 9)))
-            self._verify(ok=False)
+            self._verify(ok=False, actor=self._member(self.grid.member_id))
             self._handle(first=False)
         self._wait(self.clock.after(self.t, self._u(0.5, 9)))
-        self._verify(ok=True, member=self.grid.member_id, by_reporter=p.verify_by_reporter)
+        self._verify(ok=True, actor=self._reporter() if p.verify_by_reporter else self._member(self.grid.member_id),
+                     by_reporter=p.verify_by_reporter)
         self._stop_here()
         self._wait(self.clock.after(self.t, self._u(0.2, 6)))
         self._close()
@@ -596,7 +616,7 @@ class _Life:
             self._reopen()
             self._handle(first=False)
             self._wait(self.clock.after(self.t, self._u(0.5, 9)))
-            self._verify(ok=True, member=self.grid.member_id)
+            self._verify(ok=True, actor=self._member(self.grid.member_id))
             self._wait(self.clock.after(self.t, self._u(0.2, 6)))
             self._close()
         elif p.rate:
@@ -668,7 +688,7 @@ class _Life:
         c, cat = self.c, self.category
         at = self.t
         department = c.lead_department_id
-        for task in self._open_tasks():
+        for task in self._open_tasks((TaskRole.LEAD, TaskRole.ASSIST)):
             task.state, task.updated_at = TaskState.RETURNED, at
         c.lead_department_id = None
         c.return_count += 1
@@ -773,9 +793,8 @@ class _Life:
         self._step(Action.SUMMON, self.t, actor, note="请相关部门到场协同处置",
                    data={"departments": [self.ctx.departments[d].code for d in chosen], "due": due.isoformat()})
 
-    def _verify(self, *, ok: bool, member: int | None = None, by_reporter: bool = False) -> None:
+    def _verify(self, *, ok: bool, actor: tuple[User | None, str], by_reporter: bool = False) -> None:
         c, rng = self.c, self.rng
-        actor = self._reporter() if by_reporter else self._member(member)
         if ok:
             c.verified_at = self.t
             c.verified_by_reporter = by_reporter
@@ -848,7 +867,6 @@ class _Builder:
         self.clock = _Clock(ctx.zone, today - dt.timedelta(days=DAYS + 7), today + dt.timedelta(days=DAYS))
         self.locator = get_locator()
         self.lives: list[_Life] = []
-        self.extra_steps: list[_StepRow] = []
         self.recent: dict[int, list[_Life]] = {}  # community → recent lives (merge targets)
         self.codes = set(Case.objects.values_list("tracking_code", flat=True))
         self.next_case = (Case.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
@@ -986,6 +1004,7 @@ class _Builder:
         r = rng.random()
         if case.source == Source.GRID_MEMBER and not cat.is_dispute and rng.random() < 0.16:
             p.kind = "self"  # 小事不出网格: handled on the spot by the grid member
+            p.self_fail = rng.random() < 0.06
         elif r < 0.035:
             p.kind = "reject"
         elif r < 0.085:
@@ -1014,9 +1033,9 @@ class _Builder:
         # recent cases: some stay open in their queue
         age = (ctx.now - case.reported_at).total_seconds() / 86400
         s = rng.random()
-        for state, max_age, share in [(State.REPORTED, 1.5, 0.12), (State.REGISTERED, 2.5, 0.10),
-                                      (State.DISPATCHED, 4, 0.12), (State.IN_PROGRESS, 8, 0.15),
-                                      (State.HANDLED, 5, 0.12), (State.VERIFIED, 4, 0.10)]:
+        for state, max_age, share in [(State.REPORTED, 2, 0.15), (State.REGISTERED, 3, 0.12),
+                                      (State.DISPATCHED, 5, 0.14), (State.IN_PROGRESS, 10, 0.16),
+                                      (State.HANDLED, 6, 0.14), (State.VERIFIED, 5, 0.12)]:
             if age <= max_age:
                 if s < share:
                     p.stop = state
@@ -1070,7 +1089,7 @@ class _Builder:
     # -- writing
     def flush(self) -> None:
         lives = sorted(self.lives, key=lambda life: life.c.reported_at)
-        if not lives and not self.extra_steps:
+        if not lives:
             return
         zone = self.ctx.zone
         cases, tasks, steps, extensions = [], [], [], []
@@ -1090,7 +1109,6 @@ class _Builder:
                 self.next_ext += 1
                 extensions.append(ext)
             steps.extend(life.steps)
-        steps.extend(self.extra_steps)
         steps.extend(life.comment for life in lives if life.comment is not None and life.state == State.MERGED)
         for step in steps:  # references resolved now that ids exist
             data = step.data
@@ -1109,7 +1127,7 @@ class _Builder:
         self.totals["steps"] += len(steps)
         self.totals["tasks"] += len(tasks)
         self.totals["extensions"] += len(extensions)
-        self.lives, self.extra_steps = [], []
+        self.lives = []
 
 
 def build_cases(*, size: str, seed: int, count: int | None = None, now: dt.datetime | None = None,
@@ -1117,6 +1135,8 @@ def build_cases(*, size: str, seed: int, count: int | None = None, now: dt.datet
     """The demo step (settings.GRIDGOV_DEMO_STEPS): link the categories to the departments, then a year of
     `count` cases (default CASES[size]) ending `now` (default: the present), plus, with `showcase`, the recent
     cases that give each demo login work to do. Runs inside demo_city's transaction."""
+    if not Category.objects.exists():  # a flushed database (the browser tests' one) lacks the seeded taxonomy
+        categories_upsert(rows=seed_rows())
     link_default_departments()
     now = (now or timezone.now()).replace(microsecond=0)
     count = CASES[size] if count is None else count

@@ -490,6 +490,7 @@ def case_dispatch(*, case_id: int, by: User, lead: Department | int, assist: Ite
                             instructions=instructions, created_by=by)
     case.state = State.DISPATCHED
     case.dispatched_at = case.dispatched_at or now
+    case.level = _higher(case.level, _user_level(by))  # a dispatched case is handled at the centre's level
     case.lead_department = departments[lead_id]
     case.handle_due = due
     _finish(case, Action.DISPATCH, by, before, note=instructions, department=departments[lead_id],

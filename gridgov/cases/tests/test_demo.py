@@ -31,7 +31,7 @@ from gridgov.cases.choices import (
     TaskState,
 )
 from gridgov.cases.demo import _Clock, build_cases
-from gridgov.cases.models import Case, Extension, Step, Task
+from gridgov.cases.models import Case, Category, Extension, Step, Task
 from gridgov.cases.selectors import case_list, case_scope_q
 from gridgov.core.audit import audit_verify
 from gridgov.core.models import AuditEntry
@@ -86,12 +86,13 @@ def test_every_kind_of_history_is_there(demo):
         returned=Count("id", filter=Q(return_count__gt=0)), reworked=Count("id", filter=Q(rework_count__gt=0)),
         extended=Count("id", filter=Q(extension_count__gt=0)), escalated=Count("id", filter=Q(escalation_count__gt=0)),
         merged=Count("id", filter=Q(merged_into__isnull=False)), reopened=Count("id", filter=Q(reopen_count__gt=0)),
-        self_handled=Count("id", filter=Q(self_handled=True, state=State.CLOSED, resolution_level=Level.GRID)),
+        on_the_spot=Count("id", filter=Q(self_handled=True, state=State.CLOSED, resolution_level=Level.GRID)),
         overdue=Count("id", filter=Q(overdue=True)), supervised=Count("id", filter=Q(supervision_count__gt=0)),
         rated=Count("id", filter=Q(satisfaction__isnull=False)), rejected=Count("id", filter=Q(state=State.REJECTED)),
         suspended=Count("id", filter=Q(state=State.SUSPENDED)),
         late=Count("id", filter=Q(state=State.CLOSED, closed_on_time=False)),
     )
+    counts["spot_check_failed"] = Case.objects.filter(self_handled=False, steps__action=Action.SELF_HANDLE).count()
     assert all(n > 0 for n in counts.values()), counts
     total = Case.objects.count()
     assert counts["overdue"] < total * 0.25 and counts["late"] < total * 0.15  # most close on time
@@ -143,13 +144,18 @@ def test_timestamps_grids_tasks_and_timeline_agree(demo):
         for action, n in expected.items():
             if actions[action] != n:
                 problems.append(f"{label}: {actions[action]} {action} steps for a count of {n}")
-        opening = Action.SELF_HANDLE if case.self_handled else Action.REPORT
-        if first.get(opening) != case.reported_at:
-            problems.append(f"{label}: no {opening} step at the report time")
-        for action, when in [(Action.REGISTER, case.registered_at), (Action.DISPATCH, case.dispatched_at),
-                             (Action.REJECT, case.rejected_at)]:
-            if when is not None and first.get(action) != when:
-                problems.append(f"{label}: {action} at {first.get(action)}, field says {when}")
+        opening = timeline[0]["action"]
+        if opening not in (Action.REPORT, Action.SELF_HANDLE) or timeline[0]["at"] != case.reported_at or (
+                case.self_handled and opening != Action.SELF_HANDLE):
+            problems.append(f"{label}: opens with {opening} at {timeline[0]['at']}")
+        # a failed spot check of an on-the-spot case registers it (then it goes the usual way)
+        registered = first.get(Action.REGISTER) or (first.get(Action.VERIFY_FAIL) if opening == Action.SELF_HANDLE
+                                                    else None)
+        for action, when, step_at in [(Action.REGISTER, case.registered_at, registered),
+                                      (Action.DISPATCH, case.dispatched_at, first.get(Action.DISPATCH)),
+                                      (Action.REJECT, case.rejected_at, first.get(Action.REJECT))]:
+            if when != step_at:
+                problems.append(f"{label}: {action} step at {step_at}, field says {when}")
         closes = [s["at"] for s in timeline if s["action"] == Action.CLOSE]
         if case.closed_at is not None and closes[-1] != case.closed_at:
             problems.append(f"{label}: closed_at does not match the last close step")
@@ -193,9 +199,16 @@ def test_every_demo_login_has_work_waiting(demo):
     now = timezone.now()
     grid = gridmember.grids.get()
 
-    to_verify = case_list(user=gridmember, filters={"state": [State.HANDLED]}).filter(grid=grid)
+    handled = case_list(user=gridmember, filters={"state": [State.HANDLED]}).filter(grid=grid)
+    to_verify = handled.filter(self_handled=False)
     assert to_verify.count() >= 3
     assert all(Action.VERIFY_OK in services.case_allowed_actions(case=c, user=gridmember) for c in to_verify)
+    # what the grid member handled on the spot is checked by someone else: the community's dispatcher
+    spot = handled.filter(self_handled=True, reporter=gridmember)
+    assert spot.exists()
+    assert not any(Action.VERIFY_OK in services.case_allowed_actions(case=c, user=gridmember) for c in spot)
+    assert all(Action.VERIFY_OK in services.case_allowed_actions(case=c, user=User.objects.get(
+        username="dispatcher_c")) for c in spot)
     recent = Case.objects.filter(reporter=gridmember, reported_at__gte=now - dt.timedelta(days=7))
     assert recent.count() >= 4 and recent.filter(state__in=OPEN_STATES).exists()
 
@@ -307,3 +320,13 @@ def test_the_working_time_index_agrees_with_the_calendar():
     # outside its range it asks the calendar itself
     far = dt.datetime(2030, 6, 3, 9, 0, tzinfo=zone)
     assert clock.after(far, 2) == add_working_time(far, 2, "hours")
+
+
+def test_an_empty_database_gets_the_seeded_categories_first():
+    Category.objects.filter(parent__isnull=False).delete()
+    Category.objects.all().delete()
+    build_geography(size="small", seed=1)
+    build_people(size="small", seed=1)
+    build_cases(size="small", seed=1, count=50, showcase=False)
+    assert Category.objects.count() > 50 and Case.objects.count() == 50
+    assert Category.objects.get(code="B0101").default_department.code == "WATER"

@@ -108,6 +108,26 @@ def test_a_required_extra_field_is_asked_and_checked(client, world):
     assert Case.objects.get().extra == {"size": "small"}
 
 
+def test_every_kind_of_extra_field(client, world):
+    from gridgov.cases.categories import categories_upsert
+
+    categories_upsert(rows=[{"code": "T0103", "name": "占道经营", "kind": "event", "parent": "T01", "extra_fields": [
+        {"code": "stalls", "label": "摊位数", "datatype": "number", "required": True},
+        {"code": "goods", "label": "经营品类", "datatype": "multivaluelist", "required": False,
+         "values": [{"key": "food", "name": "食品"}, {"key": "fruit", "name": "水果"}, {"key": "other", "name": "其他"}]},
+        {"code": "plate", "label": "车牌号", "datatype": "string"},
+        {"code": "notes", "label": "备注", "datatype": "text"},
+    ]}])
+    client.force_login(world["users"]["gm"])
+    html = client.get(reverse("cases:report"), {"partial": "extra", "category": "T0103"}).content.decode()
+    assert 'type="number"' in html and 'type="checkbox" name="extra_goods"' in html and "<textarea" in html
+    bad = client.post(reverse("cases:report"), report_data(category="T0103", extra_stalls="many"))
+    assert bad.status_code == 422 and 'data-testid="error-extra_stalls"' in bad.content.decode()
+    client.post(reverse("cases:report"), report_data(category="T0103", extra_stalls="3", extra_goods=["food", "fruit"],
+                                                     extra_plate="苏E12345", extra_notes=""))
+    assert Case.objects.get().extra == {"stalls": 3.0, "goods": ["food", "fruit"], "plate": "苏E12345"}
+
+
 def test_unknown_category_and_missing_description_are_form_errors(client, world):
     client.force_login(world["users"]["gm"])
     response = client.post(reverse("cases:report"), report_data(category="NOPE", description=""))

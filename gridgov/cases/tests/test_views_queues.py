@@ -142,6 +142,8 @@ def test_map_json_is_scoped_and_filtered(client, world, cases):
     assert data["truncated"] is False
     only = client.get(reverse("cases:console_map"), {"queue": "to_register"}).json()
     assert [f["properties"]["number"] for f in only["features"]] == [cases["reported"].number]
+    asked = client.get(reverse("cases:console_map"), {"queue": "extensions"}).json()
+    assert [f["properties"]["number"] for f in asked["features"]] == [cases["extension"].number]
     client.force_login(world["users"]["other_dispatcher"])
     theirs = client.get(reverse("cases:console_map")).json()
     assert [f["properties"]["number"] for f in theirs["features"]] == [cases["elsewhere"].number]

@@ -4,6 +4,9 @@
 (function () {
   "use strict";
 
+  // Tooltips take HTML: give them text nodes, never names from the data as markup.
+  function text(value) { var span = document.createElement("span"); span.textContent = value; return span; }
+
   // A Leaflet map with the optional tile layer and the grids of data-grids drawn lightly underneath.
   function baseMap(el) {
     var map = L.map(el, { attributionControl: !!el.dataset.tiles, zoomSnap: 0.25 });
@@ -18,7 +21,7 @@
           style: function (f) {
             return { color: "#334155", weight: 1, fillColor: f.properties.color || "#94a3b8", fillOpacity: 0.25 };
           },
-          onEachFeature: function (f, lyr) { lyr.bindTooltip(f.properties.name + " (" + f.properties.code + ")"); }
+          onEachFeature: function (f, lyr) { lyr.bindTooltip(text(f.properties.name + " (" + f.properties.code + ")")); }
         }).addTo(map);
         if (layer.getLayers().length) { map.fitBounds(layer.getBounds(), { padding: [10, 10] }); }
         return layer;
@@ -132,12 +135,13 @@
             },
             onEachFeature: function (f, lyr) {
               var p = f.properties;
-              lyr.bindTooltip(p.number + " · " + p.category + " · " + p.state_label);
+              lyr.bindTooltip(text(p.number + " · " + p.category + " · " + p.state_label));
               lyr.on("click", function () { window.location.href = p.url; });
             }
           }).addTo(points);
           base.ready.then(function () {
-            if (points.getLayers().length) { base.map.fitBounds(points.getBounds(), { padding: [20, 20], maxZoom: 17 }); }
+            var bounds = points.getBounds();  // no open case: an empty layer, no bounds to fit
+            if (bounds.isValid()) { base.map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 }); }
           });
           el.dataset.count = String((data.features || []).length);
           if (note && data.truncated) { note.textContent = el.dataset.truncatedText; }
