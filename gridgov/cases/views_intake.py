@@ -9,7 +9,7 @@ import uuid
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 
 from gridgov.accounts.choices import Role
 from gridgov.core.errors import ServiceError
@@ -35,9 +35,9 @@ def _intake(request, form_class: type[IntakeForm], template: str, *, source: str
                 form.add_service_error(exc)
             else:
                 if created:
-                    messages.success(request, _t("Case %(number)s reported.") % {"number": case.number})
+                    messages.success(request, gettext("Case %(number)s reported.") % {"number": case.number})
                 else:
-                    messages.info(request, _t("This report was already received as case %(number)s.")
+                    messages.info(request, gettext("This report was already received as case %(number)s.")
                                   % {"number": case.number})
                 return redirect("cases:detail", pk=case.pk)
         status = 422

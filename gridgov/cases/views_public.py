@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db.models import Max, Min
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -92,7 +92,7 @@ def _rate_limited(request, message: str):
 def _case_or_none(request, code: str):
     """(case, response): the case of a tracking code, or the response to send instead (404 or 429)."""
     if _too_many_misses(request):
-        return None, _rate_limited(request, _g("Too many unknown tracking codes from your address. "
+        return None, _rate_limited(request, gettext("Too many unknown tracking codes from your address. "
                                                "Please try again in an hour."))
     try:
         return selectors.case_by_tracking_code(code=normalise_tracking_code(code)), None
@@ -127,7 +127,7 @@ def report(request):
         case, _created = services.case_report(by=None, source=Source.PUBLIC, ip=_client_ip(request),
                                               **form.service_kwargs())
     except RateLimited:
-        return _rate_limited(request, _g("You have sent several reports in the last hour. To protect the service "
+        return _rate_limited(request, gettext("You have sent several reports in the last hour. To protect the service "
                                          "from abuse, please wait a while before sending another one."))
     except ServiceError as exc:
         form.add_service_error(exc)
@@ -269,7 +269,7 @@ def track_rate(request, code: str):
         status = 422 if case.rated_at is None else 409
         context = _track_context(case, rate_form=form if case.rated_at is None else None)
         if case.rated_at is not None:
-            context["error"] = _g("You have already rated this report. Thank you!")
+            context["error"] = gettext("You have already rated this report. Thank you!")
         return render(request, "cases/public_track.html", context, status=status)
     try:
         services.case_rate(case_id=case.pk, by=None, satisfaction=form.cleaned_data["satisfaction"],

@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -269,7 +269,7 @@ def console_dispatch(request, pk: int):
         raise Http404(exc.message) from exc
     lead = _int(request.POST.get("lead"))
     if lead is None:
-        messages.error(request, _t("Case %(number)s: choose the department to dispatch to.") % {"number": case.number})
+        messages.error(request, gettext("Case %(number)s: choose the department to dispatch to.") % {"number": case.number})
         return redirect(back)
     version = _int(request.POST.get("version"))
     registered = False
@@ -277,22 +277,22 @@ def console_dispatch(request, pk: int):
         try:
             case = services.case_register(case_id=case.pk, by=request.user, version=version)
         except ServiceError as exc:
-            messages.error(request, _t("Case %(number)s was not registered: %(error)s")
+            messages.error(request, gettext("Case %(number)s was not registered: %(error)s")
                            % {"number": case.number, "error": exc.message})
             return redirect(back)
         registered, version = True, case.version
     try:
         case = services.case_dispatch(case_id=case.pk, by=request.user, lead=lead, version=version)
     except ServiceError as exc:
-        template = (_t("Case %(number)s was registered but not dispatched: %(error)s") if registered
-                    else _t("Case %(number)s was not dispatched: %(error)s"))
+        template = (gettext("Case %(number)s was registered but not dispatched: %(error)s") if registered
+                    else gettext("Case %(number)s was not dispatched: %(error)s"))
         messages.error(request, template % {"number": case.number, "error": exc.message})
         return redirect(back)
     if registered:
-        messages.success(request, _t("Case %(number)s registered and dispatched to %(department)s.")
+        messages.success(request, gettext("Case %(number)s registered and dispatched to %(department)s.")
                          % {"number": case.number, "department": case.lead_department})
     else:
-        messages.success(request, _t("Case %(number)s dispatched to %(department)s.")
+        messages.success(request, gettext("Case %(number)s dispatched to %(department)s.")
                          % {"number": case.number, "department": case.lead_department})
     return redirect(back)
 
