@@ -63,7 +63,11 @@ def build_people(*, size: str, seed: int) -> dict:
     password = make_password(settings.GRIDGOV_DEMO_PASSWORD)
     where = {"city": city, "district": first_street.parent, "street": first_street, "community": first_community}
     users = []
+    # An account created before the demo (e.g. `createsuperuser admin`) is kept as it is.
+    existing = set(User.objects.values_list("username", flat=True))
     for username, role, name, scope, dept in DEMO_LOGINS:
+        if username in existing:
+            continue
         users.append(User(username=username, role=role, display_name=name, password=password,
                           area=where.get(scope), department=by_code.get(dept),
                           is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN))

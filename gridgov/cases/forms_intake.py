@@ -56,7 +56,7 @@ def _category(code: str | None) -> Category | None:
 
 
 def extra_field(spec: dict) -> forms.Field:
-    """A form field for one of Category.extra_fields."""
+    """A form field for one of Category.extra_fields (shared by the staff and the public report forms)."""
     label = spec.get("label") or spec["code"]
     required = bool(spec.get("required"))
     datatype = spec.get("datatype", "string")
@@ -68,9 +68,10 @@ def extra_field(spec: dict) -> forms.Field:
                                widget=forms.Textarea(attrs={"rows": 3}))
     if datatype == "datetime":
         return forms.DateTimeField(label=label, required=required,
-                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                   input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
     if datatype == "singlevaluelist":
-        return forms.ChoiceField(label=label, required=required, choices=[("", "—"), *choices])
+        return forms.ChoiceField(label=label, required=required, choices=[("", _("Choose…")), *choices])
     if datatype == "multivaluelist":
         return forms.MultipleChoiceField(label=label, required=required, choices=choices,
                                          widget=forms.CheckboxSelectMultiple)

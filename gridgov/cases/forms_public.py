@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.errors import ServiceError
 
+from .forms_intake import extra_field
 from .models import Category
 
 MAX_PHOTOS = 6
@@ -124,29 +125,6 @@ def service_message(exc: ServiceError) -> str:
     return exc.message
 
 
-def _extra_field(spec: dict) -> forms.Field:
-    """One of a category's extra fields as a form field."""
-    label = spec.get("label") or spec["code"]
-    required = bool(spec.get("required"))
-    datatype = spec.get("datatype", "string")
-    choices = [(str(v["key"]), v.get("name") or str(v["key"])) for v in spec.get("values", [])]
-    if datatype == "number":
-        return forms.FloatField(label=label, required=required)
-    if datatype == "text":
-        return forms.CharField(label=label, required=required, max_length=2000,
-                               widget=forms.Textarea(attrs={"rows": 3}))
-    if datatype == "datetime":
-        return forms.DateTimeField(label=label, required=required,
-                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                                   input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
-    if datatype == "singlevaluelist":
-        return forms.ChoiceField(label=label, required=required, choices=[("", _("Choose…")), *choices])
-    if datatype == "multivaluelist":
-        return forms.MultipleChoiceField(label=label, required=required, choices=choices,
-                                         widget=forms.CheckboxSelectMultiple)
-    return forms.CharField(label=label, required=required, max_length=200)
-
-
 class PublicReportForm(ServiceErrorsMixin, forms.Form):
     category = forms.ChoiceField(label=_("Category"), widget=CategorySelect)
     description = forms.CharField(label=_("Describe the problem"), max_length=4000,
@@ -190,7 +168,7 @@ class PublicReportForm(ServiceErrorsMixin, forms.Form):
         category = self.selected_category
         for spec in (category.extra_fields or []) if category else []:
             name = EXTRA_PREFIX + spec["code"]
-            self.fields[name] = _extra_field(spec)
+            self.fields[name] = extra_field(spec)
             self.extra_names.append(name)
 
     @property

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from gridgov.accounts.tests.factories import DepartmentFactory, UserFactory
@@ -15,6 +16,15 @@ from gridgov.cases.category_import import HEADERS, category_import_file, categor
 from gridgov.cases.models import Category
 from gridgov.core.errors import InvalidInput
 from gridgov.core.models import AuditEntry
+
+
+@pytest.fixture(autouse=True)
+def english_ui(settings):
+    """These tests read the UI's messages in English, the second UI language."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 

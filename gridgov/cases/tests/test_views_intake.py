@@ -6,12 +6,22 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from gridgov.cases.choices import Source, State
 from gridgov.cases.models import Attachment, Case
 from gridgov.core import crypto
 from gridgov.geo.coords import from_wgs84
+
+
+@pytest.fixture(autouse=True)
+def english_ui(settings):
+    """These tests read the UI's messages in English, the second UI language."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 

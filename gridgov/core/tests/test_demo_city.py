@@ -65,3 +65,11 @@ def test_same_seed_same_city_and_a_second_run_is_refused():
         call_command("demo_city", "--seed", "7")
     call_command("demo_city", "--seed", "8", "--if-empty")  # reuses the city, changes nothing
     assert _fingerprint() == first
+
+
+def test_an_existing_admin_account_is_kept():
+    User.objects.create_superuser("admin", "admin@example.org", "own-password-123")
+    call_command("demo_city")
+    admin = User.objects.get(username="admin")
+    assert admin.check_password("own-password-123")
+    assert User.objects.filter(username="leader").exists()
