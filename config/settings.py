@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "gridgov.accounts",
     "gridgov.geo",
     "gridgov.cases",
+    "gridgov.residents",
+    "simple_history",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # last, as django-axes asks: it turns a locked-out login into the lockout page
     "axes.middleware.AxesMiddleware",
+    # records who made each change in the residents' history tables
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -23,6 +23,13 @@ from django.conf import settings
 PREFIX = "gg1"
 
 
+def _decode_key(value: str, name: str) -> bytes:
+    key = base64.b64decode(value.strip())
+    if len(key) != 32:
+        raise ValueError(f"{name} must be the base64 of 32 bytes")
+    return key
+
+
 @lru_cache(maxsize=1)
 def _master_key() -> bytes:
     value = os.environ.get("GRIDGOV_FIELD_KEY")
@@ -32,26 +39,46 @@ def _master_key() -> bytes:
             path.write_text(base64.b64encode(os.urandom(32)).decode())
             path.chmod(0o600)
         value = path.read_text().strip()
-    key = base64.b64decode(value)
-    if len(key) != 32:
-        raise ValueError("GRIDGOV_FIELD_KEY must be the base64 of 32 bytes")
-    return key
+    return _decode_key(value, "GRIDGOV_FIELD_KEY")
 
 
-def _derive(info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(_master_key())
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+def _kid(master: bytes) -> str:
+    return hashlib.sha256(master).hexdigest()[:8]
 
 
 @lru_cache(maxsize=1)
 def _keys() -> tuple[str, AESGCM, bytes]:
-    kid = hashlib.sha256(_master_key()).hexdigest()[:8]
-    return kid, AESGCM(_derive(b"gridgov field encryption")), _derive(b"gridgov blind index")
+    master = _master_key()
+    return _kid(master), AESGCM(_derive(master, b"gridgov field encryption")), _derive(master, b"gridgov blind index")
+
+
+@lru_cache(maxsize=1)
+def _old_keys() -> dict[str, AESGCM]:
+    """Earlier keys (GRIDGOV_FIELD_KEYS_OLD, comma-separated), readable during and after a key rotation."""
+    keys = {}
+    for value in filter(None, (v.strip() for v in os.environ.get("GRIDGOV_FIELD_KEYS_OLD", "").split(","))):
+        master = _decode_key(value, "GRIDGOV_FIELD_KEYS_OLD")
+        keys[_kid(master)] = AESGCM(_derive(master, b"gridgov field encryption"))
+    return keys
+
+
+def current_key_id() -> str:
+    return _keys()[0]
+
+
+def key_id_of(value: str) -> str:
+    return value.split(":", 2)[1] if value and value.count(":") >= 2 else ""
 
 
 def reset_keys() -> None:
     """Forget the cached keys (tests, key rotation)."""
     _master_key.cache_clear()
     _keys.cache_clear()
+    _old_keys.cache_clear()
 
 
 def encrypt(value: str | None) -> str:
@@ -69,7 +96,11 @@ def decrypt(value: str | None) -> str:
     prefix, kid, token = value.split(":", 2)
     if prefix != PREFIX:
         raise ValueError("not a gridgov ciphertext")
-    _, aead, _ = _keys()
+    current, aead, _ = _keys()
+    if kid != current:
+        aead = _old_keys().get(kid)
+        if aead is None:
+            raise ValueError(f"no key {kid} to decrypt with (set GRIDGOV_FIELD_KEYS_OLD)")
     raw = base64.b64decode(token)
     return aead.decrypt(raw[:12], raw[12:], kid.encode()).decode()
 
@@ -85,6 +116,13 @@ def blind_index(value: str | None) -> str:
         return ""
     _, _, index_key = _keys()
     return hmac.new(index_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_id(*, region: str, last4: str) -> str:
+    """3205**********1234: the first four digits of the region and the last four, never more."""
+    if not last4:
+        return ""
+    return f"{region[:4]}{'*' * 10}{last4}"
 
 
 def mask_phone(value: str) -> str:
