@@ -16,6 +16,7 @@ from gridgov.cases.api import router as cases_router
 from gridgov.core.api import router as inbox_router
 from gridgov.core.errors import ServiceError
 from gridgov.geo.api import router as geo_router
+from gridgov.residents.api import router as residents_router
 
 logger = logging.getLogger("gridgov.api")
 
@@ -83,3 +84,4 @@ api.add_router("/geo/", geo_router)
 api.add_router("/", cases_router)
 api.add_router("/", departments_router)
 api.add_router("/inbox", inbox_router)
+api.add_router("/residents/", residents_router)

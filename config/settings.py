@@ -198,6 +198,7 @@ GRIDGOV_DEMO_STEPS = [
     "gridgov.geo.demo.build_geography",
     "gridgov.accounts.demo.build_people",
     "gridgov.cases.demo.build_cases",
+    "gridgov.residents.demo.build_residents",
 ]
 
 # Notification channels besides the in-app inbox (callables taking a Notification).

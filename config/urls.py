@@ -14,5 +14,6 @@ urlpatterns = [
     path("geo/", include("gridgov.geo.urls")),
     path("cases/", include("gridgov.cases.urls")),
     path("", include("gridgov.cases.public_urls")),
+    path("residents/", include("gridgov.residents.urls")),
     path("", include("gridgov.core.urls")),
 ]

@@ -210,3 +210,42 @@ class Visit(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.resident} {self.visited_at:%Y-%m-%d}"
+
+
+class ImportJob(models.Model):
+    """An uploaded resident file waiting to be imported, being imported, or imported (residents.jobs_import)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting")
+        RUNNING = "running", _("importing")
+        DONE = "done", _("done")
+        REFUSED = "refused", _("refused")
+        FAILED = "failed", _("failed")
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    filename = models.CharField(_("file name"), max_length=255)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=255)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    message = models.TextField(_("message"), blank=True)
+    errors_xlsx = models.FileField(_("error report"), upload_to="imports/%Y/%m/", max_length=255, null=True,
+                                   blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("resident import")
+        verbose_name_plural = _("resident imports")
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def active(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)

@@ -33,9 +33,12 @@ def resident_list(*, user, q: str = "", grid: str = "", status: str | None = Per
     if grid:
         qs = qs.filter(grid__code=grid)
     if tag:
-        qs = qs.filter(tags__tag__code=tag, tags__active=True)
+        # one filter() call, so all conditions hold for the same tag row (a second call would join again and
+        # reveal a sensitive tag through any other tag of the person)
+        condition = {"tags__tag__code": tag, "tags__active": True}
         if not may_see_sensitive(user):
-            qs = qs.filter(tags__tag__sensitive=False)
+            condition["tags__tag__sensitive"] = False
+        qs = qs.filter(**condition)
     q = (q or "").strip()
     if q:
         compact = re.sub(r"[\s-]", "", q).upper()

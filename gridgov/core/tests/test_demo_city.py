@@ -15,6 +15,12 @@ from gridgov.geo.models import Area, Grid
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _few_residents(settings):
+    # these tests are about the city and its people; the residents demo is tested in residents/tests
+    settings.GRIDGOV_DEMO_RESIDENTS_PER_GRID = 3
+
+
 def _fingerprint() -> str:
     rows = list(Grid.objects.order_by("code").values_list("code", "kind", "geometry"))
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
