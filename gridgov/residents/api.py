@@ -19,6 +19,7 @@ from gridgov.geo.models import Grid
 from . import selectors, services
 from .models import House, Household, Resident
 from .schemas import (
+    AddressOut,
     HouseholdOut,
     HouseOut,
     KeyTagOut,
@@ -143,6 +144,12 @@ def person_visit(request, pk: int, payload: VisitIn):
 
 
 # --- houses, households, units, tags, visits due ----------------------------------------------------------------
+
+@router.get("/addresses", response={200: list[AddressOut], **READ}, summary="Standard addresses in my scope")
+@paginate(PageNumberPagination)
+def addresses(request, grid: str = "", q: str = ""):
+    return selectors.address_list(user=request.auth, grid=grid, q=q)
+
 
 @router.get("/houses", response={200: list[HouseOut], **READ}, summary="Houses in my scope")
 @paginate(PageNumberPagination)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.cases.forms import MultiplePhotoField
 from gridgov.core.errors import ServiceError
 
 from .choices import PersonStatus, PoliticalStatus, Presence, Relation, ResidenceType, VisitForm
@@ -84,6 +85,7 @@ class VisitRecordForm(forms.Form):
     seen = forms.BooleanField(label=_("Person seen"), required=False, initial=True)
     condition = forms.CharField(label=_("Condition"), max_length=100, required=False)
     measures = forms.CharField(label=_("Measures taken"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    photos = MultiplePhotoField(label=_("Photos"))
 
     def __init__(self, *args, tags, **kwargs):
         super().__init__(*args, **kwargs)

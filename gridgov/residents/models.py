@@ -212,6 +212,24 @@ class Visit(BaseModel):
         return f"{self.resident} {self.visited_at:%Y-%m-%d}"
 
 
+class VisitPhoto(models.Model):
+    """A photo taken on a visit: checked and stripped like case photos (gridgov.cases.photos)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(upload_to="visits/%Y/%m/")
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    photo_lon = models.FloatField(null=True, blank=True)
+    photo_lat = models.FloatField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
 class ImportJob(models.Model):
     """An uploaded resident file waiting to be imported, being imported, or imported (residents.jobs_import)."""
 

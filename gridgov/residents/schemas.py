@@ -272,3 +272,28 @@ class VisitOut(Schema):
     @staticmethod
     def resolve_tag(obj) -> str | None:
         return obj.tag.code if obj.tag_id else None
+
+
+class AddressOut(Schema):
+    """A standard address (标准地址)."""
+
+    id: int
+    full_text: str
+    grid: str
+    community: str
+    road: str
+    number: str
+    building_no: str
+    unit: str
+    floor: str
+    room: str
+    lon: float | None
+    lat: float | None
+
+    @staticmethod
+    def resolve_grid(obj) -> str:
+        return obj.grid.code
+
+    @staticmethod
+    def resolve_community(obj) -> str:
+        return obj.community.code

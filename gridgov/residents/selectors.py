@@ -170,3 +170,15 @@ def household_get(*, user, pk: int) -> Household:
 def unit_list(*, user, grid: str = "") -> QuerySet[Unit]:
     qs = Unit.objects.filter(scope_q(user)).select_related("address", "grid")
     return qs.filter(grid__code=grid) if grid else qs
+
+
+def address_list(*, user, grid: str = "", q: str = "") -> QuerySet:
+    """Standard addresses in scope (by grid, or containing `q`)."""
+    from gridgov.geo.models import Address
+
+    qs = Address.objects.filter(scope_q(user)).select_related("grid", "community").order_by("full_text")
+    if grid:
+        qs = qs.filter(grid__code=grid)
+    if q:
+        qs = qs.filter(full_text__icontains=q.strip())
+    return qs

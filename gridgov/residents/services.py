@@ -17,6 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from gridgov.cases.photos import process_photo
 from gridgov.core import crypto
 from gridgov.core.audit import audit_log
 from gridgov.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -24,7 +25,7 @@ from gridgov.core.scope import in_scope
 from gridgov.geo.models import Address, Grid
 
 from .choices import PersonStatus, Presence, ResidenceType
-from .models import House, Household, KeyTag, Resident, ResidentTag, Unit, Visit
+from .models import House, Household, KeyTag, Resident, ResidentTag, Unit, Visit, VisitPhoto
 from .validators import IdentityError, ethnicity_code, parse_citizen_id, valid_mobile, validate_uscc
 
 UNMASK_PERMISSION = "residents.unmask_personal"
@@ -245,7 +246,7 @@ def resident_tag_set(*, resident: Resident, tag: KeyTag, by, grade: int = 2, not
 @transaction.atomic
 def visit_record(*, resident: Resident, by, content: str, visited_at: dt.datetime | None = None,
                  tag: KeyTag | None = None, form: str = "home", purpose: str = "", seen: bool = True,
-                 condition: str = "", measures: str = "") -> Visit:
+                 condition: str = "", measures: str = "", photos: list | None = None) -> Visit:
     if not in_scope(by, resident.path):
         raise NotFound("No such resident.")
     if tag is not None and tag.sensitive and not may_see_sensitive(by):
@@ -255,11 +256,18 @@ def visit_record(*, resident: Resident, by, content: str, visited_at: dt.datetim
     visited_at = visited_at or timezone.now()
     if visited_at > timezone.now() + dt.timedelta(minutes=5):
         raise _bad("visited_at", "a visit cannot be in the future")
+    processed = [process_photo(f) for f in (photos or [])]  # 422 for anything but a real image
     visit = Visit.objects.create(resident=resident, tag=tag, visitor=by, visited_at=visited_at, form=form,
                                  purpose=purpose, content=content, seen=seen, condition=condition,
                                  measures=measures, path=resident.path, created_by=by)
+    for photo in processed:
+        row = VisitPhoto(visit=visit, content_type=photo.content_type, size=photo.size, width=photo.width,
+                         height=photo.height, sha256=photo.sha256, photo_lon=photo.lon, photo_lat=photo.lat,
+                         taken_at=photo.taken_at)
+        row.file.save(photo.content.name, photo.content, save=True)
     audit_log(actor=by, action="resident.visit", obj=resident,
-              after={"visit": visit.pk, "tag": tag.code if tag else None, "form": form, "seen": seen})
+              after={"visit": visit.pk, "tag": tag.code if tag else None, "form": form, "seen": seen,
+                     "photos": len(processed)})
     return visit
 
 

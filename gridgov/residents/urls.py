@@ -12,6 +12,7 @@ urlpatterns = [
     path("houses/<int:house_pk>/new/", views.resident_new, name="new"),
     path("households/<int:pk>/", views.household_detail, name="household"),
     path("visits/", views.visits_due, name="visits_due"),
+    path("visits/photos/<int:pk>/", views.visit_photo, name="visit_photo"),
     path("import/", views_import.import_page, name="import"),
     path("import/template.xlsx", views_import.import_template, name="import_template"),
     path("import/<int:pk>/", views_import.import_job, name="import_job"),

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import escape
 from django.utils.translation import gettext
@@ -31,7 +31,7 @@ from gridgov.geo.models import Building, Grid
 from . import selectors, services
 from .choices import PersonStatus, Relation
 from .forms import ResidentForm, VisitRecordForm
-from .models import House, Resident
+from .models import House, Resident, VisitPhoto
 
 READERS = (Role.GRID_MEMBER, Role.DISPATCHER, Role.LEADER)
 EDITORS = (Role.GRID_MEMBER, Role.DISPATCHER)
@@ -123,6 +123,23 @@ def house_detail(request, pk: int):
 
 
 # --- search ---------------------------------------------------------------------------------------------------
+
+@role_required(*READERS)
+def visit_photo(request, pk: int):
+    """A visit photo, for users who may see the resident visited."""
+    photo = VisitPhoto.objects.select_related("visit__resident", "visit__tag").filter(pk=pk).first()
+    if photo is None:
+        raise Http404
+    try:
+        selectors.resident_get(user=request.user, pk=photo.visit.resident_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    if photo.visit.tag_id and photo.visit.tag.sensitive and not services.may_see_sensitive(request.user):
+        raise Http404
+    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
 
 @role_required(*READERS)
 def search(request):
@@ -294,7 +311,7 @@ def visit_new(request, pk: int):
     tag_ids = [t.tag_id for t in selectors.resident_tags(user=request.user, resident=resident)]
     tags = selectors.visible_tags(user=request.user).filter(pk__in=tag_ids)
     if request.method == "POST":
-        form = VisitRecordForm(request.POST, tags=tags)
+        form = VisitRecordForm(request.POST, request.FILES, tags=tags)
         if form.is_valid():
             try:
                 services.visit_record(resident=resident, by=request.user, **form.cleaned_data)
