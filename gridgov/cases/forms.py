@@ -21,9 +21,11 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultiplePhotoField(forms.FileField):
-    """Several photos in one input; cleans to a list of uploaded files (possibly empty)."""
+    """Several photos in one input; cleans to a list of uploaded files (possibly empty). Used by every form
+    with photos (case actions, intake, public report, visits); the services check each file is an image."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, max_files: int = MAX_PHOTOS, **kwargs):
+        self.max_files = max_files
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
         kwargs.setdefault("required", False)
         super().__init__(*args, **kwargs)
@@ -34,8 +36,9 @@ class MultiplePhotoField(forms.FileField):
         cleaned = [single(f, initial) for f in files if f]
         if self.required and not cleaned:
             raise forms.ValidationError(self.error_messages["required"], code="required")
-        if len(cleaned) > MAX_PHOTOS:
-            raise forms.ValidationError(_("At most %(n)d photos at a time.") % {"n": MAX_PHOTOS}, code="too_many")
+        if len(cleaned) > self.max_files:
+            raise forms.ValidationError(_("Attach at most %(n)d photos."), params={"n": self.max_files},
+                                        code="too_many")
         return cleaned
 
 

@@ -14,33 +14,17 @@ from gridgov.core.errors import ServiceError
 from gridgov.geo.choices import CoordSys
 
 from . import selectors
+from .forms import MultipleFileInput, MultiplePhotoField
 from .models import Category
 
 MAX_PHOTOS = 9
 OUTSIDE_MESSAGE = _("This place is outside every grid we serve.")
 
 
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
 
 
-class MultiplePhotoField(forms.FileField):
-    """Several photos from one <input type=file multiple>; the service checks that each one is an image."""
 
-    widget = MultipleFileInput
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        files = [f for f in (data if isinstance(data, (list, tuple)) else [data]) if f]
-        if self.required and not files:
-            raise forms.ValidationError(self.error_messages["required"], code="required")
-        if len(files) > MAX_PHOTOS:
-            raise forms.ValidationError(_("Attach at most %(n)d photos."), params={"n": MAX_PHOTOS}, code="max")
-        single = super().clean
-        return [single(f, initial) for f in files]
 
 
 def category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -94,7 +78,7 @@ class IntakeForm(forms.Form):
     lat = forms.FloatField(label=_("Latitude"), required=False, min_value=-90, max_value=90)
     coord_sys = forms.ChoiceField(label=_("Coordinate system"), choices=CoordSys.choices, initial=CoordSys.WGS84,
                                   required=False)
-    photos = MultiplePhotoField(label=_("Photos"),
+    photos = MultiplePhotoField(label=_("Photos"), max_files=MAX_PHOTOS,
                                 widget=MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"}))
     idempotency_key = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)
 

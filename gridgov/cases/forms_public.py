@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.errors import ServiceError
 
+from .forms import MultiplePhotoField
 from .forms_intake import extra_field
 from .models import Category
 
@@ -24,26 +25,10 @@ TRACKING_CODE_RE = re.compile(r"^[A-Z0-9]{6,12}$")
 OUTSIDE_AREA_MESSAGE = _("This place is outside the area this service covers. Please check the location on the map.")
 
 
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
 
 
-class MultipleImageField(forms.FileField):
-    """Several photos in one input (Django's documented pattern); the service checks each one."""
 
-    def __init__(self, *args, max_files: int = MAX_PHOTOS, **kwargs):
-        self.max_files = max_files
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
 
-    def clean(self, data, initial=None):
-        files = data if isinstance(data, list | tuple) else ([data] if data else [])
-        files = [super(MultipleImageField, self).clean(f, initial) for f in files]
-        files = [f for f in files if f]
-        if len(files) > self.max_files:
-            raise forms.ValidationError(_("Attach at most %(n)d photos.") % {"n": self.max_files})
-        return files
 
 
 class CategorySelect(forms.Select):
@@ -134,7 +119,7 @@ class PublicReportForm(ServiceErrorsMixin, forms.Form):
     lat = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
     coord_sys = forms.ChoiceField(required=False, choices=COORD_SYSTEMS, initial="wgs84", widget=forms.HiddenInput)
     address = forms.CharField(label=_("Address or landmark (optional)"), max_length=200, required=False)
-    photos = MultipleImageField(label=_("Photos (optional)"),
+    photos = MultiplePhotoField(max_files=MAX_PHOTOS, label=_("Photos (optional)"),
                                 help_text=_("Up to 6 photos: JPEG, PNG or WebP."))
     reporter_name = forms.CharField(label=_("Your name (optional)"), max_length=50, required=False)
     reporter_phone = forms.CharField(label=_("Your phone (optional)"), max_length=20, required=False,
@@ -230,7 +215,7 @@ class VerifyForm(ServiceErrorsMixin, forms.Form):
     ok = forms.TypedChoiceField(choices=[("1", _("Solved")), ("0", _("Not solved"))], coerce=lambda v: v == "1")
     note = forms.CharField(label=_("What is still wrong?"), max_length=1000, required=False,
                            widget=forms.Textarea(attrs={"rows": 3}))
-    photos = MultipleImageField(label=_("Photos (optional)"), max_files=3)
+    photos = MultiplePhotoField(label=_("Photos (optional)"), max_files=3)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     field_map = {"reason": "note"}

@@ -12,7 +12,6 @@ import hashlib
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Max, Min
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
@@ -20,9 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from gridgov.core.errors import NotFound, ServiceError
+from gridgov.geo import selectors as geo_selectors
 from gridgov.geo.coords import to_wgs84
 from gridgov.geo.locator import locate
-from gridgov.geo.models import Grid
 
 from . import selectors, services
 from .choices import Action, Source, State
@@ -103,8 +102,7 @@ def _case_or_none(request, code: str):
 
 
 def _service_bounds() -> list[float] | None:
-    b = Grid.objects.aggregate(a=Min("min_lon"), b=Min("min_lat"), c=Max("max_lon"), d=Max("max_lat"))
-    return None if b["a"] is None else [b["a"], b["b"], b["c"], b["d"]]
+    return geo_selectors.grids_extent()
 
 
 def _report_context(form: PublicReportForm) -> dict:
@@ -166,8 +164,7 @@ def report_area(request):
     except ValueError:
         bounds = _service_bounds()
         return JsonResponse({"type": "FeatureCollection", "features": [], "bounds": bounds})
-    grids = Grid.objects.filter(min_lon__lte=east, max_lon__gte=west, min_lat__lte=north, max_lat__gte=south)
-    rows = list(grids.order_by("path").values("name", "geometry")[:MAP_MAX_GRIDS + 1])
+    rows = geo_selectors.grid_outlines_in_bbox(west=west, south=south, east=east, north=north, limit=MAP_MAX_GRIDS)
     if len(rows) > MAP_MAX_GRIDS:
         return JsonResponse({"type": "FeatureCollection", "features": [], "too_many": True})
     features = [{"type": "Feature", "geometry": r["geometry"], "properties": {"name": r["name"]}} for r in rows]

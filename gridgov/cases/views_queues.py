@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from gridgov.accounts.choices import Role
 from gridgov.accounts.models import Department
 from gridgov.core.errors import InvalidInput, NotFound, ServiceError
-from gridgov.core.scope import ALL, scope_paths
+from gridgov.core.scope import ALL, scope_paths, scope_q
 from gridgov.geo import selectors as geo_selectors
 from gridgov.geo.models import Area
 
@@ -158,9 +158,7 @@ def _table_context(request, *, queue: Queue | None = None, duplicates: bool = Fa
 
 def filter_choices(user) -> dict:
     """The options of the filter bar, limited to the user's scope."""
-    paths = scope_paths(user)
-    areas = Area.objects.all() if paths is ALL else Area.objects.filter(
-        Q(*[Q(path__startswith=p) for p in paths], _connector=Q.OR) if paths else Q(pk__in=[]))
+    areas = Area.objects.filter(scope_q(user))
     return {
         "states": State.choices,
         "sources": Source.choices,

@@ -65,3 +65,18 @@ def grid_get(*, user, code: str) -> Grid:
 
 def grids_under(*, user, area: Area) -> QuerySet[Grid]:
     return Grid.objects.filter(scope_q(user), prefix_q("path", area.path))
+
+
+def grids_extent() -> list[float] | None:
+    """[west, south, east, north] of every grid: the area served (public information, for the report map)."""
+    from django.db.models import Max, Min
+
+    b = Grid.objects.aggregate(a=Min("min_lon"), b=Min("min_lat"), c=Max("max_lon"), d=Max("max_lat"))
+    return None if b["a"] is None else [b["a"], b["b"], b["c"], b["d"]]
+
+
+def grid_outlines_in_bbox(*, west: float, south: float, east: float, north: float, limit: int) -> list[dict]:
+    """Names and outlines of the grids meeting a box (public, for the report map); at most `limit` + 1 rows, so
+    the caller can tell "too many"."""
+    grids = Grid.objects.filter(min_lon__lte=east, max_lon__gte=west, min_lat__lte=north, max_lat__gte=south)
+    return list(grids.order_by("path").values("name", "geometry")[:limit + 1])

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 
@@ -102,8 +103,22 @@ def import_job_run(*, job: ImportJob) -> ImportJob:
                    updated=result.updated, error_count=result.error_count)
 
 
+STALE_AFTER = dt.timedelta(hours=6)
+
+
+def import_jobs_fail_stale(*, now=None) -> int:
+    """A job still "running" long after its upload lost its runner (a restart): say so instead of spinning
+    forever. Batches it had saved stay in (each batch is whole); the user uploads the file again."""
+    now = now or timezone.now()
+    stale = ImportJob.objects.filter(state=ImportJob.State.RUNNING, created_at__lt=now - STALE_AFTER)
+    return stale.update(state=ImportJob.State.FAILED, finished_at=now,
+                        message="The import stopped (the server was restarted); rows imported before that are "
+                                "kept. Upload the file again to import the rest.")
+
+
 def import_jobs_run_pending() -> int:
     """Run the pending jobs one at a time, oldest first; returns how many ran."""
+    import_jobs_fail_stale()
     ran = 0
     while True:
         job = ImportJob.objects.filter(state=ImportJob.State.PENDING).order_by("created_at", "id").first()

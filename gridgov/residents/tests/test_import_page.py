@@ -234,3 +234,23 @@ def test_an_unexpected_error_fails_the_job_with_a_message_not_a_500(client, regi
     assert response.status_code == 302 and job.state == "failed" and "unexpectedly" in job.message
     assert "disk on fire" not in client.get(response["Location"]).content.decode()
     assert "disk on fire" in caplog.text
+
+
+def test_a_job_left_running_by_a_restart_is_reported_failed(registry):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gridgov.residents.jobs_import import import_jobs_fail_stale
+    from gridgov.residents.models import ImportJob
+
+    old = ImportJob.objects.create(created_by=registry["users"]["gm"], filename="a.csv", file="imports/a.csv",
+                                   state=ImportJob.State.RUNNING)
+    fresh = ImportJob.objects.create(created_by=registry["users"]["gm"], filename="b.csv", file="imports/b.csv",
+                                     state=ImportJob.State.RUNNING)
+    ImportJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(hours=7))
+    assert import_jobs_fail_stale() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.state == ImportJob.State.FAILED and "Upload the file again" in old.message
+    assert fresh.state == ImportJob.State.RUNNING
