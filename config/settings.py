@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "gridgov.geo",
     "gridgov.cases",
     "gridgov.residents",
+    "gridgov.disputes",
     "simple_history",
 ]
 

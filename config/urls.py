@@ -15,5 +15,6 @@ urlpatterns = [
     path("cases/", include("gridgov.cases.urls")),
     path("", include("gridgov.cases.public_urls")),
     path("residents/", include("gridgov.residents.urls")),
+    path("disputes/", include("gridgov.disputes.urls")),
     path("", include("gridgov.core.urls")),
 ]

@@ -21,11 +21,12 @@ class State(models.TextChoices):
     CLOSED = "closed", _("Closed")
     REJECTED = "rejected", _("Not registered")
     MERGED = "merged", _("Merged")
+    CONVERTED = "converted", _("Converted to a dispute")
 
 
 OPEN_STATES = frozenset({State.REPORTED, State.REGISTERED, State.DISPATCHED, State.IN_PROGRESS,
                          State.SUSPENDED, State.HANDLED, State.VERIFIED})
-FINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.MERGED})
+FINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.MERGED, State.CONVERTED})
 
 
 class Source(models.TextChoices):
@@ -98,6 +99,7 @@ class Action(models.TextChoices):
     VERIFY_FAIL = "verify_fail", _("Verification failed (rework)")
     CLOSE = "close", _("Close")
     REOPEN = "reopen", _("Reopen")
+    CONVERT = "convert", _("Convert to a dispute (矛盾纠纷)")
     # actions that do not change the state
     REQUEST_EXTENSION = "request_extension", _("Request an extension")
     APPROVE_EXTENSION = "approve_extension", _("Approve the extension")
@@ -138,6 +140,9 @@ TRANSITIONS: dict[str, Transition] = {
     Action.VERIFY_FAIL: _t({S.HANDLED}, S.IN_PROGRESS, {R.GRID_MEMBER}, reason=True),
     Action.CLOSE: _t({S.VERIFIED}, S.CLOSED, {R.DISPATCHER}),
     Action.REOPEN: _t({S.CLOSED}, S.IN_PROGRESS, {R.DISPATCHER}, reason=True),
+    # a case in a dispute category goes to mediation (gridgov.disputes.services.dispute_from_case)
+    Action.CONVERT: _t({S.REPORTED, S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS, S.SUSPENDED}, S.CONVERTED,
+                       {R.DISPATCHER, R.MEDIATOR}),
     Action.REQUEST_EXTENSION: _t({S.DISPATCHED, S.IN_PROGRESS}, None, {R.HANDLER}, reason=True),
     Action.APPROVE_EXTENSION: _t({S.DISPATCHED, S.IN_PROGRESS, S.SUSPENDED}, None, {R.DISPATCHER}),
     Action.REJECT_EXTENSION: _t({S.DISPATCHED, S.IN_PROGRESS, S.SUSPENDED}, None, {R.DISPATCHER}, reason=True),

@@ -103,6 +103,8 @@ def _possible_now(case: Case, user: User | None, action: Action) -> bool:
         return pending if action != Action.REQUEST_EXTENSION else not pending
     if action == Action.RATE:
         return case.rated_at is None and _is_reporter(case, user)
+    if action == Action.CONVERT:
+        return case.category.is_dispute
     if action == Action.SUMMON:
         return user is not None and user.area_id is not None and user.area.level in ("street", "district", "city")
     return True
@@ -531,6 +533,20 @@ def case_return(*, case_id: int, by: User, reason: str, version: int | None = No
     _finish(case, Action.RETURN, by, before, note=reason, department=department)
     notify(users=_dispatchers_for(case), kind=Notification.Kind.RETURNED,
            title=f"Case {case.number} returned by {department}: {reason[:80]}", url=_case_url(case), obj=case)
+    return case
+
+
+def case_convert(*, case_id: int, by: User, dispute_number: str, version: int | None = None,
+                 note: str = "") -> Case:
+    """The case goes to mediation: it ends here as "converted" and its dispute carries on. Called by
+    gridgov.disputes.services.dispute_from_case inside its transaction (so both happen or neither)."""
+    case, before = _begin(case_id, Action.CONVERT, by, version)
+    if not case.category.is_dispute:
+        raise Conflict(f"{case.category.name} is not a dispute category; only disputes go to mediation.",
+                       code="not_a_dispute", details={"category": case.category.code})
+    case.tasks.filter(state__in=[TaskState.PENDING, TaskState.ACCEPTED]).update(state=TaskState.CANCELLED)
+    case.state = State.CONVERTED
+    _finish(case, Action.CONVERT, by, before, note=note, data={"dispute": dispute_number})
     return case
 
 

@@ -21,7 +21,7 @@ from gridgov.core import crypto
 from gridgov.core.errors import NotFound, ServiceError
 
 from . import selectors, services
-from .choices import Action, ExtensionState, State, TaskState
+from .choices import FINAL_STATES, Action, ExtensionState, State, TaskState
 from .forms import ACTION_FORMS, ActionForm, action_form
 from .models import Attachment, Case
 
@@ -98,7 +98,8 @@ def _pending_extension(case: Case):
 
 def _shown_actions(case: Case, user, pending_extension) -> list[str]:
     """The allowed actions (services.case_allowed_actions) minus those that cannot succeed right now."""
-    hidden = {Action.MERGE}  # offered on each duplicate candidate instead
+    # merge is offered on each duplicate candidate; convert opens the dispute form (gridgov.disputes)
+    hidden = {Action.MERGE, Action.CONVERT}
     if pending_extension is None:
         hidden |= {Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION}
     else:
@@ -205,7 +206,7 @@ def _render_page(request, case: Case, *, bound: ActionForm | None = None, error:
         "can_merge": Action.MERGE in allowed,
         "merged_here": list(case.duplicates.only("id", "number")),
         "grid_geometry": case.grid.geometry,
-        "is_final": case.state in (State.CLOSED, State.REJECTED, State.MERGED),
+        "is_final": case.state in FINAL_STATES,
     }
     return render(request, "cases/detail.html", context, status=status)
 

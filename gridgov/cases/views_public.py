@@ -51,6 +51,8 @@ STATE_EXPLAINED = {
                       "there was not enough information to find the problem)."),
     State.MERGED: _("Someone had already reported the same problem: your report was joined to that report, "
                     "which is followed up instead."),
+    State.CONVERTED: _("This is a dispute between people: it has been passed to the mediators (人民调解), who will "
+                       "contact the parties."),
 }
 LOOKUP_MISSES_PER_HOUR = getattr(settings, "GRIDGOV_PUBLIC_TRACK_MISSES_PER_HOUR", 30)
 MAP_MAX_GRIDS = 300
