@@ -46,6 +46,10 @@ NEAR_M = 30  # two disputes this close are "at the same address"
 MAX_RANGE_DAYS = 3660
 
 
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
 def dispute_scope_q(user) -> Q:
     if user is None or not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
@@ -184,7 +188,7 @@ def dispute_warnings(*, user, now: dt.datetime | None = None, dispute_ids: list[
     from gridgov.residents.models import ResidentTag
     from gridgov.residents.services import may_see_sensitive
 
-    now = now or timezone.now()
+    now = now or _now()
     rules = Rules.current()
     qs = (_scoped(user).filter(state__in=OPEN_STATES).select_related("grid", "mediator")
           .prefetch_related("parties", "follow_ups"))
@@ -324,11 +328,13 @@ def _measure(rows: list[dict]) -> dict:
     total = len(rows)
     taken = [r for r in rows if r["outcome"] != Outcome.WITHDRAWN]
     found = sum(1 for r in rows if r["source"] in FOUND_SOURCES)
-    agreed = [r for r in taken if r["agreed_at"] is not None]
+    # resolved: an agreement was reached and not found unfulfilled afterwards
+    agreed = [r for r in taken if r["agreed_at"] is not None and r["fulfilled"] is not False]
     checked = [r for r in rows if r["fulfilled"] is not None]
     days = [(r["agreed_at"] - r["registered_at"]).total_seconds() / 86400 for r in agreed]
     levels = {lv.value: sum(1 for r in agreed if r["resolution_level"] == lv) for lv in LEVEL_ORDER}
-    to_follow = [r for r in taken if r["agreed_at"] is not None and r["fulfilled"] is True
+    # to be followed up: agreements found fulfilled, and disputes referred out of mediation
+    to_follow = [r for r in taken if r["fulfilled"] is True
                  or r["referral_channel"] in EXTERNAL_CHANNELS and r["state"] in (State.REFERRED, State.CLOSED)]
     followed = sum(1 for r in to_follow if r["follow_up_count"] > 0)
     return {

@@ -165,9 +165,13 @@ def _possible_now(d: Dispute, user: User | None, action: str) -> bool:
         return True  # a change of mediator
     if action == Action.FOLLOW_UP and d.state == State.REFERRED:
         return d.referral_channel in EXTERNAL_CHANNELS
+    if action == Action.AGREE:
+        return d.session_count > 0
     if action == Action.CLOSE:
-        if d.state == State.REFERRED:
-            return d.referral_channel in EXTERNAL_CHANNELS
+        if d.state == State.REFERRED and d.referral_channel not in EXTERNAL_CHANNELS:
+            return False
+        if d.state in (State.FULFILLED, State.REFERRED):
+            return d.follow_up_count >= Rules.current().min_follow_ups
         return True
     return True
 
@@ -552,14 +556,18 @@ def dispute_agree(*, dispute_id: int, by: User, facts: str, terms: list[str], fu
     now = _now()
     if fulfil_by is not None and fulfil_by < timezone.localdate(now):
         raise _invalid("fulfil_by", "in the past")
-    agreement = Agreement.objects.create(
-        dispute=d, number=f"{d.number}-XY", facts=facts.strip()[:8000], terms=clean_terms[:50],
-        fulfil_by=fulfil_by, fulfilment=(fulfilment or "").strip()[:200], signed_at=now, mediator=by,
-        committee=d.committee)
+    # a dispute mediated again after an unfulfilled agreement gets a new one in its place (the old terms stay in
+    # the timeline and the audit log)
+    agreement, _created = Agreement.objects.update_or_create(dispute=d, defaults={
+        "number": f"{d.number}-XY{d.referral_count + d.session_count:02d}", "facts": facts.strip()[:8000],
+        "terms": clean_terms[:50], "fulfil_by": fulfil_by, "fulfilment": (fulfilment or "").strip()[:200],
+        "signed_at": now, "mediator": by, "committee": d.committee, "fulfilment_note": ""})
+    d.fulfilled = None
+    d.fulfilment_checked_at = None
     d.state = State.AGREED
     d.agreed_at = now
     d.resolution_level = d.level
-    _finish(d, Action.AGREE, by, before, data={"agreement": agreement.number, "terms": len(clean_terms)})
+    _finish(d, Action.AGREE, by, before, data={"agreement": agreement.number, "terms": clean_terms[:50]})
     return agreement
 
 
@@ -576,8 +584,8 @@ def dispute_fail(*, dispute_id: int, by: User, reason: str, version: int | None 
 
 
 def _refer(d: Dispute, by: User | None, channel: str, reference: str, reason: str, action: str,
-           before: dict) -> Dispute:
-    now = _now()
+           before: dict, now: dt.datetime | None = None) -> Dispute:
+    now = now or _now()
     if channel in LEVEL_CHANNELS:
         level = LEVEL_CHANNELS[Channel(channel)]
         if _level_index(level) <= _level_index(d.level):
@@ -592,7 +600,7 @@ def _refer(d: Dispute, by: User | None, channel: str, reference: str, reason: st
     d.referral_channel = channel
     d.referral_reference = (reference or "").strip()[:60]
     d.referral_count += 1
-    _finish(d, action, by, before, note=reason, data={"channel": channel, "reference": d.referral_reference})
+    _finish(d, action, by, before, note=reason, data={"channel": channel, "reference": d.referral_reference}, at=now)
     if channel in LEVEL_CHANNELS:
         notify(users=_users_of_area(d, [Role.MEDIATOR, Role.DISPATCHER], level=d.level),
                kind=Notification.Kind.ESCALATED, title=f"Dispute {d.number} referred to you: {d.title}",
@@ -745,7 +753,7 @@ def disputes_apply_time_rules(*, now: dt.datetime | None = None) -> dict:
             _set_grade(d, Grade.MAJOR, rules)
             d.auto_escalated = True
             _finish(d, Action.AUTO_ESCALATE, None, before, data={"from": Grade.GENERAL, "to": Grade.MAJOR},
-                    note=f"Unresolved after {rules.escalate_general_after_days} working days.")
+                    note=f"Unresolved after {rules.escalate_general_after_days} working days.", at=now)
             notify(users=([d.mediator] if d.mediator_id else [])
                    + _users_of_area(d, [Role.DISPATCHER], level=Level.COMMUNITY),
                    kind=Notification.Kind.ESCALATED, title=f"Dispute {d.number} raised to major", url=_url(d), obj=d)
@@ -765,7 +773,8 @@ def disputes_apply_time_rules(*, now: dt.datetime | None = None) -> dict:
                 continue
             why = (f"{d.failed_sessions} failed sessions" if too_many
                    else f"unresolved after {rules.refer_after_days} working days")
-            _refer(d, None, channel, "", f"Referred up by the time rule: {why}.", Action.AUTO_REFER, _snapshot(d))
+            _refer(d, None, channel, "", f"Referred up by the time rule: {why}.", Action.AUTO_REFER, _snapshot(d),
+                   now=now)
             result["referred"] += 1
     for pk in Dispute.objects.filter(unresolved, overdue=False, due_at__lt=now).values_list("pk", flat=True):
         with transaction.atomic():
