@@ -15,6 +15,7 @@ from gridgov.accounts.auth import api_auth
 from gridgov.cases.api import router as cases_router
 from gridgov.core.api import router as inbox_router
 from gridgov.core.errors import ServiceError
+from gridgov.disputes.api import router as disputes_router
 from gridgov.geo.api import router as geo_router
 from gridgov.residents.api import router as residents_router
 
@@ -85,3 +86,4 @@ api.add_router("/", cases_router)
 api.add_router("/", departments_router)
 api.add_router("/inbox", inbox_router)
 api.add_router("/residents/", residents_router)
+api.add_router("/", disputes_router)

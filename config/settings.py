@@ -200,6 +200,7 @@ GRIDGOV_DEMO_STEPS = [
     "gridgov.accounts.demo.build_people",
     "gridgov.cases.demo.build_cases",
     "gridgov.residents.demo.build_residents",
+    "gridgov.disputes.demo.build_disputes",
 ]
 
 # Notification channels besides the in-app inbox (callables taking a Notification).

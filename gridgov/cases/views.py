@@ -204,6 +204,7 @@ def _render_page(request, case: Case, *, bound: ActionForm | None = None, error:
         "timeline": selectors.case_timeline(case=case),
         "duplicates": duplicates,
         "can_merge": Action.MERGE in allowed,
+        "can_convert": Action.CONVERT in allowed,
         "merged_here": list(case.duplicates.only("id", "number")),
         "grid_geometry": case.grid.geometry,
         "is_final": case.state in FINAL_STATES,

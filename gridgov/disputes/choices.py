@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.accounts.choices import Role
 
@@ -106,14 +107,15 @@ class FollowUpForm(models.TextChoices):
 
 
 class State(models.TextChoices):
-    REGISTERED = "registered", _("Registered")
+    # "registered" is 登记 for a dispute, not the 立案 of a case: a context keeps the translations apart
+    REGISTERED = "registered", pgettext_lazy("dispute", "Registered")
     ASSESSED = "assessed", _("Risk assessed")
     MEDIATING = "mediating", _("Mediating")
     AGREED = "agreed", _("Agreement reached")
     FAILED = "failed", _("Mediation failed")
     REFERRED = "referred", _("Referred")
     FULFILLED = "fulfilled", _("Fulfilment checked")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("dispute", "Closed")
 
 
 OPEN_STATES = frozenset(set(State) - {State.CLOSED})
@@ -130,7 +132,7 @@ class Outcome(models.TextChoices):
 
 
 class Action(models.TextChoices):
-    REGISTER = "register", _("Register")
+    REGISTER = "register", pgettext_lazy("dispute", "Register")
     CONVERT = "convert", _("Convert from a case")
     ASSESS = "assess", _("Assess the risk")
     ASSIGN = "assign", _("Assign a mediator")
@@ -140,7 +142,7 @@ class Action(models.TextChoices):
     REFER = "refer", _("Refer")
     CHECK_FULFILMENT = "check_fulfilment", _("Check fulfilment")
     FOLLOW_UP = "follow_up", _("Record a follow-up visit")
-    CLOSE = "close", _("Close")
+    CLOSE = "close", pgettext_lazy("dispute", "Close")
     REGRADE = "regrade", _("Change the grade")
     COMMENT = "comment", _("Comment")
     # actions the periodic job takes (no user)

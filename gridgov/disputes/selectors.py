@@ -299,6 +299,10 @@ GROUPS = ("mediator", "grid", "community", "street")
 
 def _period(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
     today = timezone.localdate()
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not 1900 <= value.year <= 2999:
+            raise InvalidInput(f"{name}: a date between 1900 and 2999", code="invalid_range",
+                               details=[{"field": name, "message": "between 1900 and 2999"}])
     end = end or today
     start = start or end - dt.timedelta(days=364)
     if end < start:

@@ -100,7 +100,8 @@ def _deadline(start, grade: str, rules: Rules):
     return add_working_time(start, rules.deadline_days(grade), "days")
 
 
-def _address_key(address: str) -> str:
+def address_key(address: str) -> str:
+    """The address as the "same address" warning compares it: without spaces and punctuation."""
     return re.sub(r"[\s,，。.、;；:：#()（）\-]", "", address or "")[:200]
 
 
@@ -396,7 +397,7 @@ def _create(*, by: User, type: str, source: str, title: str, description: str, g
     d = Dispute(
         number=f"T{now:%H%M%S%f}", type=type, source=source, source_reference=(source_reference or "")[:60],
         case=case, title=title[:100], description=description[:4000], grid=grid, path=grid.path, lon=lon, lat=lat,
-        address=(address or "")[:200], address_key=_address_key(address), people_count=people, amount=money,
+        address=(address or "")[:200], address_key=address_key(address), people_count=people, amount=money,
         grade=grade, initial_grade=grade, level=_user_level(by), level_since=now, registered_at=now,
         due_at=_deadline(now, grade, rules), created_by=by, updated_by=by)
     d.save()
@@ -630,9 +631,12 @@ def dispute_check_fulfilment(*, dispute_id: int, by: User, fulfilled: bool, note
     if fulfilled:
         d.state = State.FULFILLED
     else:
+        # mediation starts again at this level: the clock and the failed sessions count from now
         d.state = State.FAILED
         d.failed_at = now
         d.resolution_level = ""
+        d.level_since, d.failed_sessions = now, 0
+        d.due_at = _deadline(now, d.grade, Rules.current())
     Agreement.objects.filter(dispute=d).update(fulfilment_note=(note or "").strip()[:4000])
     _finish(d, Action.CHECK_FULFILMENT, by, before, note=note, data={"fulfilled": bool(fulfilled)})
     return d

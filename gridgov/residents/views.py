@@ -26,6 +26,7 @@ from gridgov.accounts.choices import Role
 from gridgov.cases.views_queues import role_required
 from gridgov.core.errors import Forbidden, NotFound, ServiceError
 from gridgov.core.scope import scope_q
+from gridgov.disputes import selectors as dispute_selectors
 from gridgov.geo.models import Building, Grid
 
 from . import selectors, services
@@ -210,7 +211,9 @@ def resident_detail(request, pk: int):
         "may_edit": _may_edit(user), "tags": selectors.resident_tags(user=user, resident=resident),
         "visits": visits[:20],
         "household_members": household_members, "history": _history(resident),
-        "ethnicity": _ethnicity(resident.ethnicity)})
+        "ethnicity": _ethnicity(resident.ethnicity),
+        "may_see_disputes": dispute_selectors.may_see_disputes(user),
+        "disputes": dispute_selectors.disputes_for_resident(user=user, resident=resident)})
 
 
 def _ethnicity(code: str) -> str:

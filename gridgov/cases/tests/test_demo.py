@@ -164,7 +164,8 @@ def test_timestamps_grids_tasks_and_timeline_agree(demo):
         want = {State.DISPATCHED: [TaskState.PENDING], State.IN_PROGRESS: [TaskState.ACCEPTED],
                 State.SUSPENDED: [TaskState.ACCEPTED], State.HANDLED: [TaskState.DONE],
                 State.VERIFIED: [TaskState.DONE], State.CLOSED: [TaskState.DONE], State.REGISTERED: [],
-                State.REPORTED: [], State.REJECTED: [], State.MERGED: []}[case.state]
+                State.REPORTED: [], State.REJECTED: [], State.MERGED: [],
+                State.CONVERTED: []}[case.state]
         if case.self_handled:
             want = []
         if lead != want:

@@ -110,6 +110,8 @@ def test_the_period_and_the_scope(practice, mediation):
     ({"start": dt.date(2026, 12, 1), "end": dt.date(2026, 11, 1)}, "end"),
     ({"start": dt.date(2000, 1, 1), "end": dt.date(2026, 11, 1)}, "end"),
     ({"group": "planet"}, "group"),
+    ({"end": dt.date(1, 1, 1)}, "end"),
+    ({"start": dt.date(9999, 12, 31)}, "start"),
 ])
 def test_bad_parameters_name_the_parameter(kw, field, mediation):
     with pytest.raises(InvalidInput) as exc:

@@ -14,6 +14,8 @@ from gridgov.cases.models import Case
 from gridgov.cases.tests.conftest import world  # noqa: F401 - the fixture
 from gridgov.core import crypto
 from gridgov.core.models import AuditEntry
+from gridgov.disputes import services as dispute_services
+from gridgov.disputes.models import Party
 from gridgov.residents import selectors, services
 from gridgov.residents.models import House, Resident, Unit
 from gridgov.residents.tests.conftest import make_id
@@ -59,7 +61,11 @@ def data_under_a(world, keys):  # noqa: F811 - the imported fixture
     unit = services.unit_save(by=admin, grid=g1, data={"name": "便利店", "contact_phone": "13455556666"})
     case, _ = case_services.case_report(by=None, category="T0101", description="垃圾", lon=120.605, lat=31.305,
                                         reporter_phone="13322223333", ip="10.0.0.9")
-    return {"people": people, "house": house.pk, "unit": unit.pk, "case": case.pk}
+    dispute = dispute_services.dispute_register(
+        by=admin, type="neighbourhood", source="screening", description="漏水", grid=g1.code,
+        parties=[{"role": "applicant", "resident_id": zhang.pk}, {"role": "respondent", "name": "赵六",
+                                                                   "phone": "13600003333"}])
+    return {"people": people, "house": house.pk, "unit": unit.pk, "case": case.pk, "dispute": dispute.pk}
 
 
 def _ciphertexts():
@@ -71,6 +77,7 @@ def _ciphertexts():
     for model in (Unit, Unit.history.model):
         values += [v for v in model.objects.values_list("contact_phone", flat=True) if v]
     values += [v for v in Case.objects.values_list("reporter_phone", flat=True) if v]
+    values += [v for v in Party.objects.values_list("phone", flat=True) if v]
     return values
 
 
@@ -91,6 +98,12 @@ def _assert_all_readable_and_findable(data, world):  # noqa: F811
     case = Case.objects.get(pk=data["case"])
     assert crypto.decrypt(case.reporter_phone) == "13322223333"
     assert list(Case.objects.filter(reporter_phone_index=crypto.blind_index("13322223333"))) == [case]
+    # a dispute's parties: the phone, its index, the identity built on it, the index copied from the resident
+    party = Party.objects.get(dispute_id=data["dispute"], name="赵六")
+    assert crypto.decrypt(party.phone) == "13600003333"
+    assert party.identity == "p:" + party.phone_index == "p:" + crypto.blind_index("13600003333")
+    resident_party = Party.objects.get(dispute_id=data["dispute"], resident__isnull=False)
+    assert resident_party.phone_index == resident_party.resident.phone_index == crypto.blind_index("13912345678")
     for value in _ciphertexts():
         crypto.decrypt(value)
 
@@ -113,6 +126,7 @@ def test_rotation_keeps_every_record_readable_with_only_the_new_key(data_under_a
     text = out.getvalue()
     assert "residents.Resident: 4 rows, rotated 4 (7 values re-encrypted, 7 indexes recomputed)" in text
     assert "cases.Case: 1 rows, rotated 1 (1 values re-encrypted, 1 indexes recomputed)" in text
+    assert "disputes.Party: 2 rows, rotated 1 (1 values re-encrypted, 1 indexes recomputed)" in text
     assert "0 values left under old keys" in text
     entry = AuditEntry.objects.get(action="crypto.rotate_key")
     assert entry.after["key"] == new_kid and entry.after["counts"]["residents.Resident"]["rotated"] == 4

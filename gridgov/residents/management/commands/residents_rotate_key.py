@@ -8,6 +8,8 @@ readable only with the old key):
     residents.House      owner_phone
     residents.Unit       contact_phone
     cases.Case           reporter_phone (+ reporter_phone_index)
+    disputes.Party       phone (+ phone_index; then the indexes a party copies from its resident, and the
+                         identities built from an index, "p:<phone index>", are brought in line)
 
 Procedure
 ---------
@@ -59,6 +61,7 @@ TARGETS: list[Target] = [
     Target("residents.House", {"owner_phone": None}),
     Target("residents.Unit", {"contact_phone": None}),
     Target("cases.Case", {"reporter_phone": "reporter_phone_index"}),
+    Target("disputes.Party", {"phone": "phone_index"}),
 ]
 
 
@@ -112,6 +115,8 @@ class Command(BaseCommand):
                 verb = "would rotate" if dry_run else "rotated"
                 self.stdout.write(f"{model._meta.label}: {counts.rows} rows, {verb} {counts.rotated} "
                                   f"({counts.values} values re-encrypted, {counts.indexes} indexes recomputed)")
+        if not dry_run:
+            self._refresh_party_indexes()
         left = self._left_under_old_keys(current)
         conflicts = {label: c.conflicts for label, c in totals.items() if c.conflicts}
         summary = {label: {"rows": c.rows, "rotated": c.rotated, "values": c.values, "indexes": c.indexes}
@@ -154,6 +159,24 @@ class Command(BaseCommand):
             except Exception as exc:
                 raise CommandError(f"values were encrypted with key {kid}, which is neither GRIDGOV_FIELD_KEY "
                                    "nor in GRIDGOV_FIELD_KEYS_OLD; nothing was changed") from exc
+
+    def _refresh_party_indexes(self) -> None:
+        """Dispute parties derive from blind indexes: a resident party without a phone of its own carries its
+        resident's phone index, and a free-text person's identity is "p:<phone index>" (as the disputes
+        services write them). Bring both in line with the recomputed indexes, so that repeated disputes
+        between the same people are still recognised after the rotation."""
+        from django.db.models import OuterRef, Subquery, Value
+        from django.db.models.functions import Coalesce, Concat
+
+        from gridgov.disputes.models import Party
+        from gridgov.residents.models import Resident
+
+        resident_index = Resident.objects.filter(pk=OuterRef("resident_id")).values("phone_index")[:1]
+        with transaction.atomic():
+            Party.objects.filter(phone="", resident__isnull=False).update(
+                phone_index=Coalesce(Subquery(resident_index), Value("")))
+            Party.objects.filter(resident__isnull=True, credit_code="").exclude(phone_index="").update(
+                identity=Concat(Value("p:"), "phone_index"))
 
     def _left_under_old_keys(self, current: str) -> int:
         left = 0
