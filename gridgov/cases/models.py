@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.core.models import BaseModel
 
@@ -64,7 +65,7 @@ class Category(BaseModel):
 
 
 class Case(BaseModel):
-    number = models.CharField(_("number"), max_length=20, unique=True)
+    number = models.CharField(pgettext_lazy("record", "number"), max_length=20, unique=True)
     tracking_code = models.CharField(_("tracking code"), max_length=12, unique=True)
     category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT,
                                  related_name="cases")

@@ -13,6 +13,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.accounts.choices import Role
 from gridgov.accounts.models import User
@@ -77,7 +78,7 @@ class PartyForm(forms.Form):
     """One party: a resident picked from the registry, or a free-text person or organisation."""
 
     kind = forms.ChoiceField(label=_("Kind"), choices=PartyKind.choices, initial=PartyKind.PERSON, required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=PartyRole.choices, required=False)
+    role = forms.ChoiceField(label=pgettext_lazy("party", "Role"), choices=PartyRole.choices, required=False)
     resident_q = forms.CharField(label=_("Find in the residents registry"), required=False, max_length=100,
                                  widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off",
                                                                "placeholder": _("Name, phone or ID number")}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.core.models import BaseModel
 
@@ -27,7 +28,7 @@ from .choices import (
 
 
 class Dispute(BaseModel):
-    number = models.CharField(_("number"), max_length=20, unique=True)
+    number = models.CharField(pgettext_lazy("record", "number"), max_length=20, unique=True)
     type = models.CharField(_("type"), max_length=14, choices=DisputeType.choices, db_index=True)
     source = models.CharField(_("source"), max_length=12, choices=DisputeSource.choices, db_index=True)
     source_reference = models.CharField(_("reference of the referring body"), max_length=60, blank=True)
@@ -150,7 +151,7 @@ class Agreement(models.Model):
     """The mediation agreement (调解协议书); its documents are generated from a template on request."""
 
     dispute = models.OneToOneField(Dispute, on_delete=models.CASCADE, related_name="agreement")
-    number = models.CharField(_("number"), max_length=30, unique=True)
+    number = models.CharField(pgettext_lazy("record", "number"), max_length=30, unique=True)
     facts = models.TextField(_("facts and disputed matters"))
     terms = models.JSONField(_("terms"), default=list)  # a list of strings, one term each
     fulfil_by = models.DateField(_("fulfil by"), null=True, blank=True)

@@ -24,6 +24,7 @@ from gridgov.accounts.choices import Role
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.core.scope import ALL, ancestor_paths, scope_paths, scope_q
 from gridgov.core.workcalendar import add_working_time
+from gridgov.geo.choices import AreaLevel
 from gridgov.geo.models import Area
 
 from .choices import (
@@ -395,7 +396,7 @@ def dispute_measures(*, user, start: dt.date | None = None, end: dt.date | None 
                 labels[key] = r["grid__name"]
             else:
                 key = next((a for a in ancestor_paths(r["path"]) if a in areas), "")
-                labels[key] = areas.get(key, _("outside any %(level)s") % {"level": group})
+                labels[key] = areas.get(key, _("outside any %(level)s") % {"level": AreaLevel(group).label})
             buckets[key].append(r)
         result["groups"] = sorted(
             ({"key": k, "label": labels[k], **_measure(v)} for k, v in buckets.items()),

@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridgov.accounts.models import User
 from gridgov.cases.views_queues import map_area
@@ -48,7 +49,7 @@ RULE_LABELS = {
 
 # Every measure of selectors.dispute_measures, with its header; `unit` "%" for rates, "d" for days.
 MEASURES = [
-    ("total", _("Registered"), ""),
+    ("total", pgettext_lazy("dispute count", "Registered"), ""),
     ("found_by_screening", _("Found by screening"), ""),
     ("brought_in", _("Brought in"), ""),
     ("screening_share", _("Share found by screening"), "%"),

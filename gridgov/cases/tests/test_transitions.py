@@ -114,6 +114,8 @@ def _perform(action: str, case: Case, world, *, target: Case, version=None):
                                                           version=version),
         Action.RATE: lambda: services.case_rate(case_id=pk, by=by, satisfaction=4),
         Action.COMMENT: lambda: services.case_comment(case_id=pk, by=by, note="已电话联系", version=version),
+        Action.CONVERT: lambda: services.case_convert(case_id=pk, by=by, dispute_number="J2026110200001",
+                                                      version=version),
     }
     assert set(calls) == set(TRANSITIONS), "every action of the transitions table has a service"
     return calls[action]()
@@ -146,6 +148,8 @@ def test_every_action_from_every_state(world, drive, nothing_written, state):
             continue
         try:
             with transaction.atomic():
+                if action == Action.CONVERT:  # only cases in a dispute category go to mediation
+                    Category.objects.filter(pk=case.category_id).update(is_dispute=True)
                 if action in (Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION):
                     Extension.objects.create(case=case, amount=1, unit="days", reason="需要时间",
                                              requested_by=world["users"]["handler"],

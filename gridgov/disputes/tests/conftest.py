@@ -65,3 +65,21 @@ def register(mediation):
         return services.dispute_register(**args)
 
     return _register
+
+
+@pytest.fixture
+def t0(clock):
+    return clock.set(2026, 11, 2, 10)  # a Monday
+
+
+@pytest.fixture
+def as_user():
+    """as_user(user) → a test client logged in as that user, reading the English page."""
+    from django.test import Client
+
+    def login(user):
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(user)
+        return client
+
+    return login

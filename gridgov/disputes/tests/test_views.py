@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
 from gridgov.accounts.tests.factories import UserFactory
 from gridgov.disputes.models import Dispute, Party, Step
+from gridgov.disputes.tests.pages import text
 
 pytestmark = pytest.mark.django_db
 
@@ -25,27 +25,6 @@ def english_ui(settings):
         yield
 
 
-@pytest.fixture
-def t0(clock):
-    return clock.set(2026, 11, 2, 10)  # a Monday
-
-
-@pytest.fixture
-def as_user():
-    """as_user(user) → a test client logged in as that user, reading the English page."""
-
-    def login(user):
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(user)
-        return client
-
-    return login
-
-
-def text(response) -> str:
-    """The visible text of a page, whitespace squashed."""
-    html = re.sub(r"<(script|style|template)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def _register_data(mediation, **overrides) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.utils import translation
 
 from gridgov.disputes import selectors, services
+from gridgov.disputes.tests.pages import text
 
 pytestmark = pytest.mark.django_db
 
@@ -21,24 +21,6 @@ def english_ui(settings):
         yield
 
 
-@pytest.fixture
-def t0(clock):
-    return clock.set(2026, 11, 2, 10)  # a Monday
-
-
-@pytest.fixture
-def as_user():
-    def login(user):
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(user)
-        return client
-
-    return login
-
-
-def text(response) -> str:
-    html = re.sub(r"<(script|style|template)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 # --- warnings -----------------------------------------------------------------------------------------------

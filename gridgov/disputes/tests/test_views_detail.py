@@ -8,13 +8,13 @@ import re
 from urllib.parse import quote
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from gridgov.core.models import AuditEntry
 from gridgov.disputes import services
 from gridgov.disputes.models import Agreement, Dispute, FollowUp, Session, Step
+from gridgov.disputes.tests.pages import text
 
 pytestmark = pytest.mark.django_db
 
@@ -27,24 +27,6 @@ def english_ui(settings):
         yield
 
 
-@pytest.fixture
-def t0(clock):
-    return clock.set(2026, 11, 2, 10)  # a Monday
-
-
-@pytest.fixture
-def as_user():
-    def login(user):
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(user)
-        return client
-
-    return login
-
-
-def text(response) -> str:
-    html = re.sub(r"<(script|style|template)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 def shown_actions(response) -> set[str]:
