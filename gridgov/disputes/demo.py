@@ -1010,7 +1010,8 @@ def _showcase(builder: _Builder) -> None:
         return ctx.clock.after(ctx.now - dt.timedelta(days=days), rng.uniform(0.1, 2))
 
     def one(days: float, plan: _Plan, **kw) -> _Life | None:
-        for attempt in range(6):
+        # a life may end elsewhere (the time rules, or "now" on a weekend): try other starts until one stops here
+        for attempt in range(24):
             at = recent(days + attempt * 0.3)
             if at >= ctx.now:
                 continue
