@@ -56,11 +56,17 @@ test-postgres:
 	@echo "== test suite on PostgreSQL ($$TEST_DATABASE_URL)"
 	DATABASE_URL="$$TEST_DATABASE_URL" $(VENV)/bin/pytest -n 2 -q $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test setup
-	$(PY) -m bench.run
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
 
-bench-quick: $(VENV)/.installed-test setup
-	$(PY) -m bench.run --quick
+# The large city with 1,000,000 cases (built once into var/bench/large, then reused; the first run takes long).
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--cases 200000 --no-direct" (see `python -m bench.run --help`).
+bench: $(VENV)/.installed-bench setup
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed-bench setup
+	$(PY) -m bench.run --quick $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

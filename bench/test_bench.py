@@ -14,3 +14,16 @@ def test_locator_benchmark_runs_on_a_tiny_city():
     assert [r.unit for r in rows] == ["µs/lookup", "points/s"]
     assert all(r.value > 0 and r.baseline > 0 for r in rows)
     assert "| locate one (2 grids)" in render(rows, size="small")
+
+
+@pytest.mark.django_db
+def test_dashboard_benchmark_runs_on_a_tiny_city(world, tmp_path):
+    from bench.dashboards import bench_dashboards, load_cases
+
+    rows = load_cases(target=400, var_dir=tmp_path, log=lambda *a: None)
+    assert [r.unit for r in rows] == ["cases/s", "s"]
+    rows = bench_dashboards(user=world["users"]["leader"], repeat=2, log=lambda *a: None)
+    assert len(rows) == 8
+    assert all(r.value > 0 and r.baseline > 0 for r in rows)
+    assert [r.note for r in rows if "MISMATCH" in r.note] == []  # the figures agree; the times are not checked
+    assert "| hotspot layer of the city" in render(rows, size="small")

@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from gridgov.accounts.api import departments_router
 from gridgov.accounts.api import router as auth_router
 from gridgov.accounts.auth import api_auth
+from gridgov.analytics.api import router as analytics_router
 from gridgov.cases.api import router as cases_router
 from gridgov.core.api import router as inbox_router
 from gridgov.core.errors import ServiceError
@@ -87,3 +88,4 @@ api.add_router("/", departments_router)
 api.add_router("/inbox", inbox_router)
 api.add_router("/residents/", residents_router)
 api.add_router("/", disputes_router)
+api.add_router("/analytics/", analytics_router)

@@ -1,9 +1,11 @@
 """gridgov settings, read from the environment (see README "Settings")."""
 
+import math
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,6 +22,29 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_numbers(name: str, defaults: dict[str, float]) -> dict[str, float]:
+    """'key=number,key=number' over the defaults (a key left out keeps its default); an unknown key, a value
+    that is not a number or a negative one stops the start with ImproperlyConfigured."""
+    raw = os.environ.get(name, "")
+    values = dict(defaults)
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        key, sep, text = (s.strip() for s in part.partition("="))
+        if key not in defaults:
+            raise ImproperlyConfigured(f"{name}={raw!r}: unknown key {key!r}; the keys are {', '.join(defaults)}")
+        try:
+            number = float(text) if sep else math.nan
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ImproperlyConfigured(f"{name}={raw!r}: {key} needs a number, written {key}=<number>")
+        if number < 0:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {key} must not be negative")
+        values[key] = number
+    return values
 
 
 DEBUG = env_bool("GRIDGOV_DEBUG", False)
@@ -59,6 +84,7 @@ INSTALLED_APPS = [
     "gridgov.cases",
     "gridgov.residents",
     "gridgov.disputes",
+    "gridgov.analytics",
     "simple_history",
 ]
 
@@ -201,6 +227,7 @@ GRIDGOV_DEMO_STEPS = [
     "gridgov.cases.demo.build_cases",
     "gridgov.residents.demo.build_residents",
     "gridgov.disputes.demo.build_disputes",
+    "gridgov.analytics.demo.build_rollups",
 ]
 
 # Notification channels besides the in-app inbox (callables taking a Notification).
@@ -217,3 +244,17 @@ GRIDGOV_PUBLIC_REPORTS_PER_HOUR = int(os.environ.get("GRIDGOV_PUBLIC_REPORTS_PER
 GRIDGOV_REOPEN_DAYS = int(os.environ.get("GRIDGOV_REOPEN_DAYS", "15"))
 # An overdue case escalates one level, and again after this many working hours if still overdue.
 GRIDGOV_ESCALATION_INTERVAL_HOURS = int(os.environ.get("GRIDGOV_ESCALATION_INTERVAL_HOURS", "7"))
+
+# Analytics: the longest range a KPI may be asked for (days).
+GRIDGOV_ANALYTICS_MAX_DAYS = int(os.environ.get("GRIDGOV_ANALYTICS_MAX_DAYS", "3660"))
+# Analytics: the governance effectiveness index (docs/kpis.md). The aspects' weights (relative; the index
+# scales them to sum to 1) and, per share indicator, the share (percent) that scores 100.
+GRIDGOV_INDEX_WEIGHTS = env_numbers("GRIDGOV_INDEX_WEIGHTS", {"concept": 0.15, "subjects": 0.25, "methods": 0.25,
+                                                              "effectiveness": 0.35})
+if not any(GRIDGOV_INDEX_WEIGHTS.values()):
+    raise ImproperlyConfigured("GRIDGOV_INDEX_WEIGHTS: at least one weight must be above 0")
+GRIDGOV_INDEX_TARGETS = env_numbers("GRIDGOV_INDEX_TARGETS", {"service_share": 30.0, "resident_share": 20.0,
+                                                              "digital_share": 100.0})
+for _key, _target in GRIDGOV_INDEX_TARGETS.items():
+    if not 0 < _target <= 100:
+        raise ImproperlyConfigured(f"GRIDGOV_INDEX_TARGETS: {_key} must be a share above 0 and at most 100")

@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("gridgov.cases.public_urls")),
     path("residents/", include("gridgov.residents.urls")),
     path("disputes/", include("gridgov.disputes.urls")),
+    path("analytics/", include("gridgov.analytics.urls")),
     path("", include("gridgov.core.urls")),
 ]

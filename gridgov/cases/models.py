@@ -138,6 +138,11 @@ class Case(BaseModel):
         indexes = [
             models.Index(fields=["state", "path"]),
             models.Index(fields=["category", "state", "reported_at"]),
+            # the rollups recompute a day from each workflow timestamp (gridgov.analytics.rollups)
+            models.Index(fields=["registered_at"], name="cases_case_registered_at"),
+            models.Index(fields=["rejected_at"], name="cases_case_rejected_at"),
+            models.Index(fields=["dispatched_at"], name="cases_case_dispatched_at"),
+            models.Index(fields=["rated_at"], name="cases_case_rated_at"),
         ]
 
     def __str__(self) -> str:

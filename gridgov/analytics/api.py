@@ -1,0 +1,154 @@
+"""The analytics API (`/api/v1/analytics/`): the KPI catalogue, KPI summaries with the previous period beside
+them, trends, breakdowns, rankings, the governance effectiveness index, and the hotspot and open-case map
+layers. Thin: gridgov.analytics.selectors (and .index) read and refuse; the ServiceErrors they raise become the
+JSON 4xx answers of config/api.py.
+
+Every figure is scoped to the caller. Leaders, dispatchers, mediators, party secretaries and grid members read
+their own area or grids (and everything under it); an area or grid outside it — or unknown — is a 404
+`unknown_area`/`unknown_grid` naming the parameter, as if it did not exist. Other roles (handlers, residents)
+have no figures: every read but the catalogue is a 404 `not_found` for them. Bad parameters are a 422 naming
+the parameter (`invalid_range`, `invalid_period`, `invalid_step`, `invalid_breakdown`, `unknown_kpi`, or
+`validation_error` for a value that is not even a date or too long).
+"""
+
+from django.urls import reverse
+from ninja import Query, Router
+
+from gridgov.cases import selectors as case_selectors
+from gridgov.cases.choices import State
+from gridgov.core.schemas import ErrorOut
+
+from . import selectors
+from .kpis import KPIS
+from .schemas import (
+    BreakdownOut,
+    BreakdownQuery,
+    CasesMapOut,
+    CasesMapQuery,
+    HotspotsOut,
+    IndexNodeOut,
+    IndexRankingOut,
+    KpiOut,
+    NodeQuery,
+    RankingOut,
+    RankingQuery,
+    SummaryOut,
+    TrendOut,
+    TrendQuery,
+)
+
+router = Router(tags=["analytics"])
+
+READ_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+CASES_MAP_LIMIT = 5000
+PERIOD_HELP = ("Where: `area` (any level) or `grid`, default your own. When: `period` (day, week, month, "
+               "quarter, year; default month) containing `on` (default today), or `start`–`end` (inclusive, at most "
+               "GRIDGOV_ANALYTICS_MAX_DAYS days). ")
+
+
+def _node(params) -> dict:
+    return {"area": params.area, "grid": params.grid}
+
+
+def _period(params) -> selectors.Period:
+    return selectors.parse_period(**params.period_args())
+
+
+@router.get("/kpis", response={200: list[KpiOut], 401: ErrorOut}, summary="The KPI catalogue",
+            description="Each KPI's code, label, unit, the rollup counters of its numerator and denominator, and "
+                        "whether higher is better. Definitions in docs/kpis.md.")
+def kpi_catalogue(request):
+    return KPIS
+
+
+@router.get("/summary", response={200: SummaryOut, **READ_ERRORS},
+            summary="Every KPI of an area or grid in a period, with the previous period beside it",
+            description=PERIOD_HELP)
+def kpi_summary(request, params: Query[NodeQuery]):
+    period = _period(params)
+    return selectors.kpi_summary(user=request.auth, period=period, **_node(params))
+
+
+@router.get("/trend", response={200: TrendOut, **READ_ERRORS}, exclude_unset=True,
+            summary="KPIs per day, week or month over a period",
+            description=PERIOD_HELP + "`step` day, week or month (at most 400 points: 422 `invalid_step`); `kpi` "
+                                      "repeatable (an unknown code: 422 `unknown_kpi`). Each point holds only the "
+                                      "KPIs asked for.")
+def kpi_trend(request, params: Query[TrendQuery]):
+    period = _period(params)
+    return selectors.kpi_trend(user=request.auth, period=period, step=params.step, kpis=params.kpi or None,
+                               **_node(params))
+
+
+@router.get("/breakdown", response={200: BreakdownOut, **READ_ERRORS},
+            summary="Every KPI per main category, source, lead department or category kind",
+            description=PERIOD_HELP + "`by` category, source, department or kind (a grid: source or kind); "
+                                      "otherwise 422 `invalid_breakdown`.")
+def kpi_breakdown(request, params: Query[BreakdownQuery]):
+    period = _period(params)
+    return selectors.kpi_breakdown(user=request.auth, by=params.by, period=period, **_node(params))
+
+
+@router.get("/ranking", response={200: RankingOut, **READ_ERRORS},
+            summary="The areas one level below (the grids of a community) ranked by a KPI",
+            description=PERIOD_HELP + "Each row has every KPI, the previous period's and its previous rank. An "
+                                      "unknown `kpi`: 422 `unknown_kpi`. A grid has no rows.")
+def kpi_ranking(request, params: Query[RankingQuery]):
+    period = _period(params)
+    return selectors.kpi_ranking(user=request.auth, kpi=params.kpi, period=period, **_node(params))
+
+
+@router.get("/index", response={200: IndexRankingOut, **READ_ERRORS},
+            summary="The governance effectiveness index of the areas (or grids) one level below, ranked",
+            description=PERIOD_HELP + "The index (0–100) and its four aspects — concept, subjects, methods, "
+                                      "effectiveness — with the weights used, the previous period's index and "
+                                      "rank. Definitions in docs/kpis.md.")
+def index_ranking(request, params: Query[NodeQuery]):
+    from . import index  # written alongside; imported when used
+
+    period = _period(params)
+    return index.index_ranking(user=request.auth, period=period, **_node(params))
+
+
+@router.get("/index/node", response={200: IndexNodeOut, **READ_ERRORS},
+            summary="The governance effectiveness index of one area or grid, with its indicators",
+            description=PERIOD_HELP)
+def index_node(request, params: Query[NodeQuery]):
+    from . import index
+
+    period = _period(params)
+    return index.index_of(user=request.auth, period=period, **_node(params))
+
+
+@router.get("/hotspots", response={200: HotspotsOut, **READ_ERRORS},
+            summary="Where cases are reported: H3 hexagons under an area, as GeoJSON polygons",
+            description=PERIOD_HELP + "Counted over the whole months the period touches (hotspots are kept per "
+                                      "month). Per area only: a `grid` is a 422 naming `grid`.")
+def hotspots(request, params: Query[NodeQuery]):
+    period = _period(params)
+    return selectors.hotspots(user=request.auth, period=period, **_node(params))
+
+
+@router.get("/cases-map", response={200: CasesMapOut, **READ_ERRORS},
+            summary="The open cases under an area or grid as GeoJSON points (only the overdue ones with "
+                    "overdue=true)",
+            description=f"At most {CASES_MAP_LIMIT} cases, the most recently reported first; `truncated` says "
+                        "when there are more. Scoped like the case lists.")
+def cases_map(request, params: Query[CasesMapQuery]):
+    node = selectors.resolve_node(user=request.auth, area=params.area, grid=params.grid)
+    filters = {"open": True, "grid" if node.level == "grid" else "area": node.code}
+    if params.overdue:
+        filters["overdue"] = True
+    cases = case_selectors.case_list(user=request.auth, filters=filters)
+    rows = list(cases.order_by("-reported_at").values("pk", "number", "state", "lon", "lat", "overdue",
+                                                      "category__name")[:CASES_MAP_LIMIT + 1])
+    labels = dict(State.choices)
+    features = [{
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+        "properties": {"id": r["pk"], "number": r["number"], "category": r["category__name"], "state": r["state"],
+                       "state_label": str(labels.get(r["state"], r["state"])), "overdue": r["overdue"],
+                       "url": reverse("cases:detail", args=[r["pk"]])},
+    } for r in rows[:CASES_MAP_LIMIT]]
+    return {"type": "FeatureCollection", "node": node.as_dict(), "features": features,
+            "truncated": len(rows) > CASES_MAP_LIMIT, "limit": CASES_MAP_LIMIT}

@@ -1,0 +1,289 @@
+"""Writing the rollups (docs/kpis.md "Rollups").
+
+A day's rows are always recomputed whole from the raw cases (one indexed query per workflow timestamp), so the
+result does not depend on the order of events: `rollups_update` recomputes the days that the cases changed
+since the last run touch (the periodic job), `rollups_rebuild` every day from scratch. The month rows are kept
+equal to the sum of their days by applying each day's difference, so a month is never re-read whole.
+
+Rows per case event: the case's grid and each area above it with dim "" (everything), its source ("s:") and
+its category's kind ("k:"); each area besides with its main category ("c:") and lead department ("d:"). The hotspot rows ("h:<H3 cell>", resolution
+`HEX_RESOLUTION`, counting reports only) exist at the month grain, for each area, and are recomputed whole for
+each month a changed day falls in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+
+import h3
+from django.db import connection, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from gridgov.cases.models import Case, Step
+from gridgov.core.scope import ancestor_paths
+
+from .models import COUNTERS, DirtyCase, Grain, Rollup, RollupState
+
+HEX_RESOLUTION = 8
+BATCH = 2000
+FIELDS = ("reported_at", "registered_at", "rejected_at", "dispatched_at", "dispatch_due", "accepted_at",
+          "closed_at", "closed_on_time", "resolution_level", "rated_at", "satisfaction", "overdue",
+          "extension_count", "return_count", "rework_count", "path", "category__parent__code", "category__kind", "source",
+          "lead_department__code", "lon", "lat")
+EVENT_FIELDS = ("reported_at", "registered_at", "rejected_at", "dispatched_at", "closed_at", "rated_at")
+
+
+def _zone():
+    return timezone.get_current_timezone()
+
+
+def local_day(value: dt.datetime) -> dt.date:
+    return timezone.localtime(value, _zone()).date()
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    tz = _zone()
+    return (dt.datetime.combine(day, dt.time.min, tzinfo=tz),
+            dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+
+
+def close_hours(row: dict) -> int:
+    """Whole hours from report to closure (the unit of the time-to-close percentiles)."""
+    return max(0, int((row["closed_at"] - row["reported_at"]).total_seconds() // 3600))
+
+
+def counts_of(field: str, row: dict) -> dict[str, int]:
+    """What one case counts for on the day of its timestamp `field` (the definitions of docs/kpis.md)."""
+    if field == "reported_at":
+        return {"reported": 1, "overdue": int(row["overdue"])}
+    if field == "registered_at":
+        return {"registered": 1, "registered_closed": int(row["closed_at"] is not None)}
+    if field == "rejected_at":
+        return {"rejected": 1}
+    if field == "dispatched_at":
+        on_time = row["dispatch_due"] is None or row["dispatched_at"] <= row["dispatch_due"]
+        return {"dispatched": 1, "dispatched_on_time": int(on_time), "accepted": int(row["accepted_at"] is not None),
+                "extended": int(row["extension_count"] > 0), "returned": int(row["return_count"] > 0)}
+    if field == "closed_at":
+        return {"closed": 1, "closed_on_time": int(bool(row["closed_on_time"])),
+                "reworked": int(row["rework_count"] > 0), "closed_grid": int(row["resolution_level"] == "grid"),
+                "closed_community": int(row["resolution_level"] == "community")}
+    if field == "rated_at":
+        return {"rated": 1, "satisfied": int((row["satisfaction"] or 0) >= 4)}
+    raise ValueError(field)
+
+
+def keys_of(row: dict) -> list[tuple[str, str]]:
+    """The (node, dim) rows a case counts in (but the hotspots): every node with "", its source and its
+    category's kind; the areas besides with the main category and the lead department."""
+    nodes = ancestor_paths(row["path"])
+    keys = [(node, dim) for node in nodes for dim in ("", f"s:{row['source']}", f"k:{row['category__kind']}")]
+    dims = [f"c:{row['category__parent__code'] or ''}"]
+    if row["lead_department__code"]:
+        dims.append(f"d:{row['lead_department__code']}")
+    keys += [(node, dim) for node in nodes[:-1] for dim in dims]
+    return keys
+
+
+class Acc:
+    """Counters and the time-to-close histogram of one rollup row."""
+
+    __slots__ = ("counts", "hours")
+
+    def __init__(self):
+        self.counts = dict.fromkeys(COUNTERS, 0)
+        self.hours: dict[str, int] = {}
+
+    def add(self, counts: dict[str, int], hours: int | None, sign: int = 1) -> None:
+        for name, value in counts.items():
+            self.counts[name] += sign * value
+        if hours is not None:
+            key = str(hours)
+            self.hours[key] = self.hours.get(key, 0) + sign
+            if not self.hours[key]:
+                del self.hours[key]
+
+    def add_row(self, row: Rollup, sign: int = 1) -> None:
+        for name in COUNTERS:
+            self.counts[name] += sign * getattr(row, name)
+        _merge_hours(self.hours, row.close_hours or {}, sign)
+
+    def empty(self) -> bool:
+        return not any(self.counts.values()) and not self.hours
+
+
+def compute_day(day: dt.date) -> dict[tuple[str, str], Acc]:
+    """The day's rows, {(node, dim): Acc}, from the raw cases."""
+    lo, hi = day_bounds(day)
+    rows: dict[tuple[str, str], Acc] = defaultdict(Acc)
+    for field in EVENT_FIELDS:
+        for row in Case.objects.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).values(*FIELDS).iterator(
+                chunk_size=BATCH):
+            counts = counts_of(field, row)
+            hours = close_hours(row) if field == "closed_at" else None
+            for key in keys_of(row):
+                rows[key].add(counts, hours)
+    return rows
+
+
+def compute_hexes(month: dt.date) -> dict[tuple[str, str], int]:
+    """The month's hotspot rows: reports per (area, H3 cell)."""
+    lo = day_bounds(month)[0]
+    hi = day_bounds(_next_month(month))[0]
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for path, lon, lat in Case.objects.filter(reported_at__gte=lo, reported_at__lt=hi).values_list(
+            "path", "lon", "lat").iterator(chunk_size=BATCH):
+        cell = f"h:{h3.latlng_to_cell(lat, lon, HEX_RESOLUTION)}"
+        for node in ancestor_paths(path)[:-1]:
+            counts[(node, cell)] += 1
+    return counts
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+_COLUMNS = ("grain", "start", "node", "dim", *COUNTERS, "close_hours")
+
+
+def _insert(rows: list[tuple]) -> None:
+    """Plain executemany: Django's bulk_create spends most of its time building the SQL for wide rows."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(Rollup._meta.db_table)
+    sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(c) for c in _COLUMNS)}) "
+           f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), BATCH):
+            cursor.executemany(sql, rows[i:i + BATCH])
+
+
+def _save(grain: str, start: dt.date, accs: dict) -> None:
+    _insert([(grain, start, node, dim, *(acc.counts[c] for c in COUNTERS), json.dumps(acc.hours))
+             for (node, dim), acc in accs.items() if not acc.empty()])
+
+
+def _save_hexes(month: dt.date, counts: dict[tuple[str, str], int]) -> None:
+    zeros = (0,) * (len(COUNTERS) - 1)
+    reported = COUNTERS.index("reported")
+    _insert([(Grain.MONTH, month, node, cell, *zeros[:reported], n, *zeros[reported:], "{}")
+             for (node, cell), n in counts.items()])
+
+
+def _apply_to_month(month: dt.date, delta: dict) -> None:
+    """Add the differences to the month's rows: the changed rows are deleted and written again (cheaper than
+    an UPDATE per row), the ones that fall to zero are gone."""
+    if not delta:
+        return
+    existing = {}
+    nodes = {node for node, _dim in delta}
+    for row in Rollup.objects.filter(grain=Grain.MONTH, start=month, node__in=nodes).exclude(dim__startswith="h:"):
+        if (row.node, row.dim) in delta:
+            existing[(row.node, row.dim)] = row
+    result: dict[tuple[str, str], Acc] = {}
+    for key, change in delta.items():
+        acc = Acc()
+        if key in existing:
+            acc.add_row(existing[key])
+        acc.add(change.counts, None)
+        _merge_hours(acc.hours, change.hours, 1)
+        result[key] = acc
+    Rollup.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
+    _save(Grain.MONTH, month, result)
+
+
+def recompute_days(days: set[dt.date]) -> int:
+    """Recompute these days' rows from the raw cases, carry the differences into their months, and recompute
+    those months' hotspots."""
+    for day in sorted(days):
+        with transaction.atomic():
+            rows = compute_day(day)
+            delta: dict[tuple[str, str], Acc] = defaultdict(Acc)
+            for key, acc in rows.items():
+                delta[key].add(acc.counts, None)
+                _merge_hours(delta[key].hours, acc.hours, 1)
+            for row in Rollup.objects.filter(grain=Grain.DAY, start=day):
+                delta[(row.node, row.dim)].add_row(row, -1)
+            delta = {k: v for k, v in delta.items() if not _zero(v)}
+            Rollup.objects.filter(grain=Grain.DAY, start=day).delete()
+            _save(Grain.DAY, day, rows)
+            _apply_to_month(_month(day), delta)
+    for month in {_month(day) for day in days}:
+        with transaction.atomic():
+            Rollup.objects.filter(grain=Grain.MONTH, start=month, dim__startswith="h:").delete()
+            _save_hexes(month, compute_hexes(month))
+    return len(days)
+
+
+def _merge_hours(into: dict[str, int], other: dict[str, int], sign: int) -> None:
+    for key, n in other.items():
+        into[key] = into.get(key, 0) + sign * n
+        if not into[key]:
+            del into[key]
+
+
+def _zero(acc: Acc) -> bool:
+    return not any(acc.counts.values()) and not acc.hours
+
+
+def case_days(case_ids: list[int]) -> set[dt.date]:
+    """Every day these cases count on now or counted on before (a reopened case leaves its old closing day)."""
+    days: set[dt.date] = set()
+    for row in Case.objects.filter(pk__in=case_ids).values(*EVENT_FIELDS):
+        days.update(local_day(v) for v in row.values() if v is not None)
+    for at in Step.objects.filter(case_id__in=case_ids).values_list("at", flat=True):
+        days.add(local_day(at))
+    return days
+
+
+def rollups_update(*, limit: int = 5000) -> dict:
+    """Bring the rollups up to date with the cases changed since the last run (idempotent)."""
+    ids = list(DirtyCase.objects.order_by("id").values_list("id", "case_id")[:limit])
+    if not ids:
+        return {"cases": 0, "days": 0}
+    days = case_days([case_id for _pk, case_id in ids])
+    recompute_days(days)
+    DirtyCase.objects.filter(pk__in=[pk for pk, _case_id in ids]).delete()
+    RollupState.objects.update_or_create(pk=1, defaults={"updated_at": timezone.now()})
+    return {"cases": len(ids), "days": len(days)}
+
+
+def rollups_rebuild(*, progress=None) -> dict:
+    """Recompute every rollup from the raw cases, month by month (the months summed in memory)."""
+    with transaction.atomic():
+        Rollup.objects.all().delete()
+        DirtyCase.objects.all().delete()
+    bounds = Case.objects.aggregate(lo=Min("reported_at"), **{f: Max(f) for f in EVENT_FIELDS})
+    now = timezone.now()
+    if bounds["lo"] is None:
+        RollupState.objects.update_or_create(pk=1, defaults={"rebuilt_at": now, "updated_at": now})
+        return {"days": 0}
+    first = local_day(bounds["lo"])
+    last = max(local_day(bounds[f]) for f in EVENT_FIELDS if bounds[f] is not None)
+    month, days = _month(first), 0
+    while month <= last:
+        with transaction.atomic():
+            totals: dict[tuple[str, str], Acc] = defaultdict(Acc)
+            day = max(month, first)
+            while day < _next_month(month) and day <= last:
+                rows = compute_day(day)
+                _save(Grain.DAY, day, rows)
+                for key, acc in rows.items():
+                    totals[key].add(acc.counts, None)
+                    _merge_hours(totals[key].hours, acc.hours, 1)
+                day += dt.timedelta(days=1)
+                days += 1
+            _save(Grain.MONTH, month, totals)
+            _save_hexes(month, compute_hexes(month))
+        if progress:
+            progress(month)
+        month = _next_month(month)
+    RollupState.objects.update_or_create(pk=1, defaults={"rebuilt_at": now, "updated_at": now})
+    return {"days": days}

@@ -1,0 +1,171 @@
+"""The figures of each analytics screen, gathered from the selectors (and the index) for one user and one set of
+parameters. The views render them; the exports write the same figures to files.
+
+Scope: the dashboard reads only nodes the user may read (selectors.resolve_node). Two screens show a position
+among nodes the user may not read, and never those nodes' figures: the grid member's rank among the grids of
+their community, and a department handler's place in the department league table at the root of the tree.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.choices import Role
+from gridgov.accounts.models import Department
+from gridgov.core.errors import InvalidInput, NotFound
+from gridgov.geo.models import Area, Grid
+
+from . import selectors
+from .kpis import BY_CODE
+from .views_common import (
+    Params,
+    index_of,
+    index_ranking,
+    rank_rows,
+    sibling_rows,
+    trend_step,
+)
+
+TREND_KPIS = ["reported", "closed"]
+
+
+def check_kpi(code: str) -> str:
+    return selectors.kpi_codes([code])[0]  # InvalidInput naming "kpi" when unknown
+
+
+def node_arg(node) -> dict:
+    level = node["level"] if isinstance(node, dict) else node.level
+    code = node["code"] if isinstance(node, dict) else node.code
+    return {"grid": code} if level == "grid" else {"area": code}
+
+
+def is_handler(user) -> bool:
+    return user.role == Role.HANDLER and not user.is_admin_role
+
+
+# --- the leader's dashboard ---------------------------------------------------------------------------------
+
+def dashboard_data(*, user, params: Params) -> dict:
+    kpi = check_kpi(params.kpi)
+    node = selectors.resolve_node(user=user, **params.node_kwargs)
+    at = node_arg(node)
+    period = params.period
+    data = {
+        "node": node,
+        "summary": selectors.kpi_summary(user=user, **at, period=period),
+        "trend": selectors.kpi_trend(user=user, **at, period=period, step=trend_step(period), kpis=TREND_KPIS),
+        "kpi": kpi,
+        "ranking": None,
+        "departments": None,
+        "index_ranking": None,
+        "index_of": None,
+    }
+    if node.level == "grid":
+        data["by"] = params.by or "kind"
+        data["index_of"] = index_of(user=user, node=node, period=period)
+    else:
+        data["by"] = params.by or "category"
+        data["ranking"] = selectors.kpi_ranking(user=user, **at, period=period, kpi=kpi)
+        data["departments"] = department_league(
+            selectors.kpi_breakdown(user=user, by="department", **at, period=period)["rows"], kpi)
+        data["index_ranking"] = index_ranking(user=user, node=node, period=period)
+    data["breakdown"] = selectors.kpi_breakdown(user=user, by=data["by"], **at, period=period)
+    return data
+
+
+def department_league(rows: list[dict], kpi: str) -> list[dict]:
+    """The rows of a breakdown by department, ranked by the KPI (best first)."""
+    return rank_rows([dict(r) for r in rows], kpi, key="key")
+
+
+# --- the department's dashboard -----------------------------------------------------------------------------
+
+def root_node() -> selectors.Node:
+    root = Area.objects.filter(parent__isnull=True).order_by("code").first()
+    if root is None:
+        raise NotFound("There is no area yet.", code="unknown_area", details=[{"field": "area", "message": "none"}])
+    return selectors.Node(root.path, root.code, root.name, root.level)
+
+
+def _unknown_department() -> NotFound:
+    return NotFound(_("department: no such department"), code="unknown_department",
+                    details=[{"field": "department", "message": _("unknown department")}])
+
+
+def department_data(*, user, params: Params) -> dict:
+    """A department's KPIs (its lead cases: the "d:<code>" rows) at a node, with its place in the league of the
+    departments there. A handler reads their own department at the root; a reader (a dispatcher, a leader) any
+    department at a node they may read (their own by default)."""
+    kpi = check_kpi(params.kpi)
+    period = params.period
+    handler = is_handler(user)
+    if handler:
+        if not user.department_id:
+            raise NotFound(_("department: you belong to no department"), code="unknown_department",
+                           details=[{"field": "department", "message": _("no department")}])
+        node = root_node()
+        sums = sibling_rows([node.path], period, dim_prefix="d:")
+        labels = selectors.dim_labels("department", [dim for _path, dim in sums])
+        league_rows = [{"key": dim[2:], "label": labels.get(dim, dim[2:]), **values}
+                       for (_path, dim), values in sums.items()]
+        league_rows.sort(key=lambda r: (-(r["reported"] or 0), r["key"]))
+    else:
+        node = selectors.resolve_node(user=user, **params.node_kwargs)
+        if node.level == "grid":
+            raise InvalidInput(_("grid: department figures are kept per area"), code="invalid_breakdown",
+                               details=[{"field": "grid", "message": _("department figures are kept per area")}])
+        league_rows = selectors.kpi_breakdown(user=user, by="department", area=node.code, period=period)["rows"]
+    league = department_league(league_rows, kpi)
+    code = params.department or (user.department.code if handler else "")
+    data = {"node": node, "kpi": kpi, "league": league, "department": None, "handler": handler,
+            "choices": list(Department.objects.filter(is_active=True).order_by("code").values("code", "name"))}
+    if not code:
+        return data
+    department = Department.objects.filter(code=code).first()
+    if department is None or (handler and department.pk != user.department_id):
+        raise _unknown_department()
+    row = next((r for r in league if r["key"] == department.code), None)
+    zero = selectors.values_at({}, None)
+    current = {c: row[c] for c in BY_CODE} if row else zero
+    previous = row["previous"] if row else zero
+    data.update({
+        "department": department,
+        "kpis": selectors.kpi_rows(current, previous),
+        "position": row["rank"] if row else None,
+        "previous_position": row["previous_rank"] if row else None,
+        "of": len(league),  # every department with cases here (those without a value are last, unranked)
+    })
+    return data
+
+
+# --- the grid member's scorecard --------------------------------------------------------------------------------
+
+def scorecard_data(*, user, params: Params) -> dict:
+    """A grid's KPIs over the period (a month by default) against the one before, its rank among the grids of
+    its community by a KPI, and its governance index."""
+    kpi = check_kpi(params.kpi)
+    period = params.period
+    if params.grid:
+        node = selectors.resolve_node(user=user, grid=params.grid)
+    else:
+        node = selectors.resolve_node(user=user)
+        if node.level != "grid":
+            raise InvalidInput(_("grid: choose a grid"), code="unknown_grid",
+                               details=[{"field": "grid", "message": _("choose a grid")}])
+    grid = Grid.objects.select_related("community").get(code=node.code)
+    siblings = list(Grid.objects.filter(community_id=grid.community_id).order_by("code").values("code", "name", "path"))
+    sums = sibling_rows([g["path"] for g in siblings], period)
+    rows = rank_rows([{"code": g["code"], **sums[(g["path"], "")]} for g in siblings], kpi)
+    mine = next(r for r in rows if r["code"] == grid.code)
+    return {
+        "node": node,
+        "grid": grid,
+        "kpi": kpi,
+        "summary": selectors.kpi_summary(user=user, grid=grid.code, period=period),
+        "rank": mine["rank"],
+        "previous_rank": mine["previous_rank"],
+        "value": mine[kpi],
+        "previous_value": mine["previous"][kpi],
+        "of": len(rows),  # every grid of the community (those without a value are last, unranked)
+        "index": index_of(user=user, node=node, period=period),
+    }
