@@ -58,7 +58,7 @@ def test_the_ranking_table_as_xlsx_with_the_node_the_period_and_the_definitions(
     assert "District" in sheet["A1"].value and "2026-11-01" in sheet["A1"].value
     header, rows = table_rows(sheet)
     assert header[:5] == ["Rank", "Previous rank", "Code", "Name", "Level"]
-    reported = header.index("Reported (count)")
+    reported = header.index("Reported")
     assert [(r[0], r[1], r[2], r[3], r[reported]) for r in rows] == [
         (1, 1, "320508001", "Street", 5), (2, 2, "320508002", "Street 2", 1)]
     assert rows[0][header.index("Reported, previous period")] == 1
@@ -88,7 +88,7 @@ def test_every_table_exports(figures, monkeypatch):
     values = {r[0]: (r[3], r[4], r[5]) for r in rows}
     assert values["reported"] == (6, 1, 5) and values["resolution_rate"] == (66.7, None, None)
     header, rows = rows_of(leader, table="breakdown")
-    assert [(r[0], r[1], r[header.index("Reported (count)")]) for r in rows] == [("T01", "市容", 6)]
+    assert [(r[0], r[1], r[header.index("Reported")]) for r in rows] == [("T01", "市容", 6)]
     header, rows = rows_of(leader, table="breakdown", by="source")
     assert [r[0] for r in rows] == ["grid_member"]
     header, rows = rows_of(leader, table="departments")
@@ -142,7 +142,7 @@ def test_the_monthly_report_as_xlsx(figures, monkeypatch):
     header, rows = table_rows(book["Ranking"])
     assert [(r[0], r[2]) for r in rows] == [(1, "320508001001")]  # the street's one community
     header, rows = table_rows(book["Category"])
-    assert rows[0][1] == "市容" and rows[0][header.index("Reported (count)")] == 5
+    assert rows[0][1] == "市容" and rows[0][header.index("Reported")] == 5
     header, rows = table_rows(book["Governance index"])
     assert rows[0][5] == 80.0
     assert about(book)["Period"] == "2026-11-01 – 2026-11-30"
