@@ -3,12 +3,15 @@
 Each row times one read of the leader's dashboards through `gridgov.analytics.selectors` (from the rollups),
 after one warm-up, `repeat` times: the median is the row's value, the p90 is in its note. The baseline is DuckDB
 computing the same counters and close-time histograms straight from the raw cases (every case, no rollups),
-turned into KPIs by the same `values_of`. DuckDB reads a CSV export of the cases table made once per run (its
-sqlite extension is not shipped with the wheel and is not fetched); the H3 cell of each case is computed once
-at export (DuckDB's h3 extension is not shipped either). Timed: DuckDB's queries only.
+turned into KPIs by the same `values_of`: one scan per workflow timestamp covering the period and the previous
+one, the cases stored in path order (an area's cases are contiguous, so DuckDB skips the rest), children keyed
+through the grids' paths. DuckDB reads a CSV export of the cases table made once per run (its sqlite extension
+is not shipped with the wheel and is not fetched); the H3 cell of each case is computed once at export
+(DuckDB's h3 extension is not shipped either). Timed: DuckDB's queries only (in memory, all cores).
 
 Every row is also checked: the figures from the rollups must equal DuckDB's and `selectors.direct_kpis` (the
-raw-case computation in Python); a mismatch fails the row and is printed.
+raw-case computation in Python; for a ranking, its first DIRECT_ROWS rows by code — direct_kpis takes seconds
+per area at a million cases); a mismatch fails the row and is printed.
 
 `load_cases` brings the benchmark city to a number of cases with `gridgov.cases.bulk` and rebuilds the rollups,
 timing both once (kept in cases.json beside the database, so later runs report them without redoing them).
@@ -23,18 +26,18 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 from .run import Row
 
 TARGET_MS = 200.0
 MAX_RATIO = 2.0
-COLUMNS = ("path", "reported_at", "registered_at", "rejected_at", "dispatched_at", "dispatch_due", "accepted_at",
+DIRECT_ROWS = 8  # ranking rows also checked against direct_kpis (all of them against DuckDB)
+COLUMNS = ("grid_id", "path", "reported_at", "registered_at", "rejected_at", "dispatched_at", "dispatch_due", "accepted_at",
            "closed_at", "closed_on_time", "resolution_level", "rated_at", "satisfaction", "overdue",
            "extension_count", "return_count", "rework_count", "lon", "lat")
 TIMES = ("reported_at", "registered_at", "rejected_at", "dispatched_at", "dispatch_due", "accepted_at", "closed_at",
          "rated_at")
-DUCK_TYPES = {"path": "VARCHAR", "closed_on_time": "BOOLEAN", "resolution_level": "VARCHAR", "satisfaction": "INTEGER",
+DUCK_TYPES = {"grid_id": "BIGINT", "path": "VARCHAR", "closed_on_time": "BOOLEAN", "resolution_level": "VARCHAR", "satisfaction": "INTEGER",
               "overdue": "BOOLEAN", "extension_count": "INTEGER", "return_count": "INTEGER", "rework_count": "INTEGER",
               "lon": "DOUBLE", "lat": "DOUBLE", "cell": "VARCHAR", **dict.fromkeys(TIMES, "TIMESTAMP")}
 
@@ -86,8 +89,27 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+# per workflow timestamp: the counters a case counts for on its day (rollups.counts_of), as DuckDB filters
+EVENTS = {
+    "reported_at": [("reported", None), ("overdue", "overdue")],
+    "registered_at": [("registered", None), ("registered_closed", "closed_at IS NOT NULL")],
+    "rejected_at": [("rejected", None)],
+    "dispatched_at": [("dispatched", None),
+                      ("dispatched_on_time", "dispatch_due IS NULL OR dispatched_at <= dispatch_due"),
+                      ("accepted", "accepted_at IS NOT NULL"), ("extended", "extension_count > 0"),
+                      ("returned", "return_count > 0")],
+    "closed_at": [("closed", None), ("closed_on_time", "coalesce(closed_on_time, false)"),
+                  ("reworked", "rework_count > 0"), ("closed_grid", "resolution_level = 'grid'"),
+                  ("closed_community", "resolution_level = 'community'")],
+    "rated_at": [("rated", None), ("satisfied", "coalesce(satisfaction, 0) >= 4")],
+}
+WIDTH = max(len(v) for v in EVENTS.values())
+
+
 class Duck:
-    """The cases table in an in-memory DuckDB, with the KPI counters computed by SQL."""
+    """The cases table in an in-memory DuckDB (stored in path order, so that an area's cases are contiguous and
+    DuckDB skips the rest), with the KPI counters computed by SQL: one scan per workflow timestamp covering the
+    period and the previous one, like the rollups' definition (one query per timestamp)."""
 
     def __init__(self, workdir: Path):
         import duckdb
@@ -115,52 +137,41 @@ class Duck:
         names = [*COLUMNS, "cell"]
         types = ", ".join(f"'{n}': '{DUCK_TYPES[n]}'" for n in names)
         self.con.execute(f"CREATE TABLE cases AS SELECT * FROM read_csv('{file}', header=false, "
-                         f"columns={{{types}}}, nullstr='', quote='\"')")
+                         f"columns={{{types}}}, nullstr='', quote='\"') ORDER BY path")
+        self.con.execute("CREATE TABLE grids AS SELECT DISTINCT grid_id, path FROM cases")
         self.load_seconds = time.perf_counter() - t0
 
-    def _where(self, field: str) -> str:
-        return f"{field} >= $lo AND {field} < $hi"
-
     def counters(self, prefix: str, period, *, depth: int | None = None) -> dict:
-        """{key: (counts, hours)} of the cases under `prefix` in the period: key "" (all), or the ancestor path
-        at `depth` (the children of a node)."""
+        """{(key, now): (counts, hours)} of the cases under `prefix`, now=True for the period and False for the
+        previous period: key "" (all of them), or the ancestor path at `depth` (the children of a node)."""
         from gridgov.analytics.models import COUNTERS
         from gridgov.analytics.rollups import day_bounds
 
-        lo, hi = (_naive_utc(day_bounds(period.start)[0]), _naive_utc(day_bounds(period.end)[1]))
-        key = "''" if depth is None else f"array_to_string(string_split(path, '/')[1:{depth}], '/') || '/'"
-        w = self._where
-        exprs = {
-            "reported": w("reported_at"),
-            "overdue": f"{w('reported_at')} AND overdue",
-            "registered": w("registered_at"),
-            "registered_closed": f"{w('registered_at')} AND closed_at IS NOT NULL",
-            "rejected": w("rejected_at"),
-            "dispatched": w("dispatched_at"),
-            "dispatched_on_time": f"{w('dispatched_at')} AND (dispatch_due IS NULL OR dispatched_at <= dispatch_due)",
-            "accepted": f"{w('dispatched_at')} AND accepted_at IS NOT NULL",
-            "extended": f"{w('dispatched_at')} AND extension_count > 0",
-            "returned": f"{w('dispatched_at')} AND return_count > 0",
-            "closed": w("closed_at"),
-            "closed_on_time": f"{w('closed_at')} AND coalesce(closed_on_time, false)",
-            "reworked": f"{w('closed_at')} AND rework_count > 0",
-            "closed_grid": f"{w('closed_at')} AND resolution_level = 'grid'",
-            "closed_community": f"{w('closed_at')} AND resolution_level = 'community'",
-            "rated": w("rated_at"),
-            "satisfied": f"{w('rated_at')} AND coalesce(satisfaction, 0) >= 4",
-        }
-        assert set(exprs) == set(COUNTERS)
-        params = {"lo": lo, "hi": hi, "p0": prefix, "p1": prefix[:-1] + "0"}
-        scope = "path >= $p0 AND path < $p1"
-        sql = (f"SELECT {key} AS k, " + ", ".join(f"count(*) FILTER (WHERE {e}) AS {n}" for n, e in exprs.items())
-               + f" FROM cases WHERE {scope} GROUP BY k")
-        out: dict[str, tuple[dict, dict]] = {}
-        for k, *values in self.con.execute(sql, params).fetchall():
-            out[k] = (dict(zip(exprs, values, strict=True)), {})
-        hist = (f"SELECT {key} AS k, greatest(0, floor((epoch(closed_at) - epoch(reported_at)) / 3600))::BIGINT AS h, "
-                f"count(*) FROM cases WHERE {scope} AND {w('closed_at')} GROUP BY k, h")
-        for k, h, n in self.con.execute(hist, params).fetchall():
-            out[k][1][str(h)] = n
+        previous = period.previous()
+        assert previous.end + dt.timedelta(days=1) == period.start  # one range covers both
+        params = {"plo": _naive_utc(day_bounds(previous.start)[0]), "lo": _naive_utc(day_bounds(period.start)[0]),
+                  "hi": _naive_utc(day_bounds(period.end)[1]), "p0": prefix, "p1": prefix[:-1] + "0"}
+        if depth is None:  # the node's own figures: its cases by path range
+            source = "(SELECT '' AS k, * FROM cases WHERE path >= $p0 AND path < $p1)"
+        else:  # its children's: each case keyed by its grid's ancestor at `depth`
+            source = ("(SELECT k.k, cases.* FROM cases JOIN (SELECT grid_id, array_to_string(string_split(path, '/')"
+                      f"[1:{depth}], '/') || '/' AS k FROM grids WHERE path >= $p0 AND path < $p1) k USING (grid_id))")
+        parts = []
+        for field, counters in EVENTS.items():
+            aggs = [f"count(*) FILTER (WHERE {cond})" if cond else "count(*)" for _name, cond in counters]
+            aggs += ["0"] * (WIDTH - len(aggs))
+            parts.append(f"SELECT k, '{field}' AS e, {field} >= $lo AS now, {', '.join(aggs)} FROM {source} "
+                         f"WHERE {field} >= $plo AND {field} < $hi GROUP BY ALL")
+        out: dict[tuple[str, bool], tuple[dict, dict]] = {}
+        for k, field, now, *values in self.con.execute(" UNION ALL ".join(parts), params).fetchall():
+            counts, _hours = out.setdefault((k, now), (dict.fromkeys(COUNTERS, 0), {}))
+            for (name, _cond), value in zip(EVENTS[field], values, strict=False):
+                counts[name] += value
+        hist = (f"SELECT k, closed_at >= $lo AS now, greatest(0, floor((epoch(closed_at) - epoch(reported_at)) "
+                f"/ 3600))::BIGINT AS h, count(*) FROM {source} WHERE closed_at >= $plo AND closed_at < $hi "
+                "GROUP BY ALL")
+        for k, now, h, n in self.con.execute(hist, params).fetchall():
+            out[(k, now)][1][str(h)] = n
         return out
 
     def hexes(self, prefix: str, months: list[dt.date]) -> dict[str, int]:
@@ -254,49 +265,54 @@ def bench_dashboards(*, user, repeat: int = 15, period=None, direct: bool = True
             ours = _timed(lambda area=area, when=when: selectors.kpi_summary(user=user, area=area, period=when),
                           repeat)
             before = when.previous()
-            theirs = _timed(lambda p=node_path, w=when, b=before: (duck.counters(p, w), duck.counters(p, b)), repeat)
+            theirs = _timed(lambda p=node_path, w=when: duck.counters(p, w), repeat)
             problems = []
-            for i, (w, key) in enumerate(((when, "value"), (before, "previous"))):
+            for now, (w, key) in ((True, (when, "value")), (False, (before, "previous"))):
                 mine = {k["code"]: k[key] for k in ours[2]["kpis"]}
-                problems += check_kpis(f"{'now' if i == 0 else 'before'}", node_path, mine,
-                                       _kpis_of(theirs[2][i].get("")), w)
+                problems += check_kpis("now" if now else "before", node_path, mine,
+                                       _kpis_of(theirs[2].get(("", now))), w)
             rows.append(_row(label, ours, theirs, problems))
             log(f"  {label}: {rows[-1].value} ms vs DuckDB {rows[-1].baseline} ms")
 
         # rankings: the grids of the community, the communities of its street, the districts of the city, and
-        # every community of the city (kpi_ranking over the city with the communities as its children)
+        # every community of the city (the ranking's `level`)
         depth_of = {"city": 1, "district": 2, "street": 3, "community": 4, "grid": 5}
         rankings = [
             (f"grid ranking of a community ({_label(period)})", community.code, community.path, None),
             (f"community ranking of a street ({_label(period)})", street.code, street.path, None),
             (f"district ranking of the city ({_label(period)})", None, root.path, None),
             (f"community ranking of the whole city ({len(communities)} communities, {_label(period)})", None,
-             root.path, [selectors.Node(c.path, c.code, c.name, "community") for c in communities]),
+             root.path, "community"),
         ]
-        for label, area, node_path, children in rankings:
-            def read(area=area, children=children):
-                if children is None:
-                    return selectors.kpi_ranking(user=user, area=area, period=period)
-                with mock.patch.object(selectors, "children_of", lambda node: children):
-                    return selectors.kpi_ranking(user=user, area=area, period=period)
+        for label, area, node_path, level in rankings:
+            def read(area=area, level=level):
+                return selectors.kpi_ranking(user=user, area=area, period=period, level=level)
 
             ours = _timed(read, repeat)
             child_rows = ours[2]["rows"]
-            depth = node_path.count("/") + 1
-            if children is not None:
-                depth = depth_of["community"]
-            theirs = _timed(lambda p=node_path, d=depth: (duck.counters(p, period, depth=d),
-                                                          duck.counters(p, previous, depth=d)), repeat)
-            paths = {r["code"]: _path_of(r, children, node_path) for r in child_rows}
+            depth = depth_of[level] if level else node_path.count("/") + 1
+            theirs = _timed(lambda p=node_path, d=depth: duck.counters(p, period, depth=d), repeat)
+            paths = {r["code"]: _path_of(r) for r in child_rows}
             problems = []
-            for r in child_rows:
-                path = paths[r["code"]]
+            # every row against DuckDB; against direct_kpis (a few queries per row) the first DIRECT_ROWS rows
+            for i, r in enumerate(sorted(child_rows, key=lambda r: r["code"])):
+                path, with_direct = paths[r["code"]], direct and i < DIRECT_ROWS
                 mine = {k: r[k] for k in _kpis_of(None)}
-                problems += check_kpis(r["code"], path, mine, _kpis_of(theirs[2][0].get(path)), period)
-                problems += check_kpis(f"{r['code']} before", path, r["previous"], _kpis_of(theirs[2][1].get(path)),
-                                       previous)
-            rows.append(_row(label, ours, theirs, problems, f"; {len(child_rows)} rows"))
+                for now, values, when in ((True, mine, period), (False, r["previous"], previous)):
+                    theirs_kpis = _kpis_of(theirs[2].get((path, now)))
+                    problems += _diff(f"{r['code']} {'now' if now else 'before'} duckdb", values, theirs_kpis)
+                    if with_direct:
+                        problems += _diff(f"{r['code']} {'now' if now else 'before'} direct", values,
+                                          selectors.direct_kpis(path=path, period=when))
+            checked = min(len(child_rows), DIRECT_ROWS) if direct else 0
+            rows.append(_row(label, ours, theirs, problems,
+                             f"; {len(child_rows)} rows, {checked} of them also against direct_kpis"))
             log(f"  {label}: {rows[-1].value} ms vs DuckDB {rows[-1].baseline} ms")
+
+        # whole dashboard pages as a browser asks for them (every figure of the page, the template rendered),
+        # against DuckDB computing the page's summary and ranking figures
+        rows += bench_pages(user=user, duck=duck, root=root, community=community, period=period, repeat=repeat,
+                            log=log)
 
         # the hotspot layer of the city
         label = f"hotspot layer of the city (H3 res 8, {_label(period)})"
@@ -327,17 +343,67 @@ def bench_dashboards(*, user, repeat: int = 15, period=None, direct: bool = True
     return rows
 
 
+PAGE_TARGET = "p90 < 200 ms (DuckDB: the page's summary and ranking figures)"
+
+
+def bench_pages(*, user, duck, root, community, period, repeat: int, log=print) -> list[Row]:
+    """The leader's dashboard (city, community, one grid) and the department page, each one GET through
+    Django's test client (session, middleware, every selector of the page, the template)."""
+    from django.test import Client
+
+    from gridgov.accounts.models import Department
+    from gridgov.geo.models import Grid
+
+    client = Client()
+    client.force_login(user)
+    grid = Grid.objects.filter(path__startswith=community.path).order_by("code").first()
+    department = Department.objects.order_by("code").first()
+    when = f"period=year&on={period.start.isoformat()}"
+    pages = [
+        (f"leader's dashboard page, city ({_label(period)})", f"/analytics/?{when}", root.path, root.path.count("/") + 1),
+        (f"leader's dashboard page, a community ({_label(period)})", f"/analytics/?area={community.code}&{when}",
+         community.path, community.path.count("/") + 1),
+        (f"leader's dashboard page, a grid ({_label(period)})", f"/analytics/?grid={grid.code}&{when}", grid.path,
+         None),
+    ]
+    if department is not None:
+        pages.append((f"department page, city ({_label(period)})", f"/analytics/department/?department="
+                      f"{department.code}&{when}", root.path, None))
+    rows = []
+    for label, url, path, depth in pages:
+        def get(url=url):
+            response = client.get(url)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: HTTP {response.status_code}")
+            return response
+
+        ours = _timed(get, repeat)
+
+        def theirs_read(path=path, depth=depth):
+            duck.counters(path, period)
+            if depth is not None:
+                duck.counters(path, period, depth=depth)
+
+        theirs = _timed(theirs_read, repeat)
+        med, p90, _ = ours
+        dmed, dp90, _ = theirs
+        rows.append(Row(label, round(med, 1), "ms (median)", round(dmed, 1), round(med / dmed, 2) if dmed else None,
+                        PAGE_TARGET, p90 < TARGET_MS,
+                        f"p90 {p90:.1f} ms; DuckDB p90 {dp90:.1f} ms; {len(ours[2].content):,} bytes of HTML; its "
+                        "figures are the selectors' rows above"))
+        log(f"  {label}: {rows[-1].value} ms vs DuckDB {rows[-1].baseline} ms")
+    return rows
+
+
 def _label(period) -> str:
     if period.start.month == 1 and period.start.day == 1 and period.end == dt.date(period.start.year, 12, 31):
         return f"year {period.start.year}"
     return f"{period.start}–{period.end}"
 
 
-def _path_of(row: dict, children, parent_path: str) -> str:
+def _path_of(row: dict) -> str:
     from gridgov.geo.models import Area, Grid
 
-    if children is not None:
-        return next(c.path for c in children if c.code == row["code"])
     if row["level"] == "grid":
         return Grid.objects.get(code=row["code"]).path
     return Area.objects.get(code=row["code"]).path

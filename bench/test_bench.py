@@ -23,7 +23,9 @@ def test_dashboard_benchmark_runs_on_a_tiny_city(world, tmp_path):
     rows = load_cases(target=400, var_dir=tmp_path, log=lambda *a: None)
     assert [r.unit for r in rows] == ["cases/s", "s"]
     rows = bench_dashboards(user=world["users"]["leader"], repeat=2, log=lambda *a: None)
-    assert len(rows) == 8
+    names = [r.name for r in rows]
+    assert len(rows) == 12, names
+    assert sum(name.startswith(("leader's dashboard page", "department page")) for name in names) == 4
     assert all(r.value > 0 and r.baseline > 0 for r in rows)
     assert [r.note for r in rows if "MISMATCH" in r.note] == []  # the figures agree; the times are not checked
     assert "| hotspot layer of the city" in render(rows, size="small")

@@ -7,8 +7,8 @@ Every figure is scoped to the caller. Leaders, dispatchers, mediators, party sec
 their own area or grids (and everything under it); an area or grid outside it — or unknown — is a 404
 `unknown_area`/`unknown_grid` naming the parameter, as if it did not exist. Other roles (handlers, residents)
 have no figures: every read but the catalogue is a 404 `not_found` for them. Bad parameters are a 422 naming
-the parameter (`invalid_range`, `invalid_period`, `invalid_step`, `invalid_breakdown`, `unknown_kpi`, or
-`validation_error` for a value that is not even a date or too long).
+the parameter (`invalid_range`, `invalid_period`, `invalid_step`, `invalid_breakdown`, `invalid_level`,
+`unknown_kpi`, or `validation_error` for a value that is not even a date or too long).
 """
 
 from django.urls import reverse
@@ -90,12 +90,18 @@ def kpi_breakdown(request, params: Query[BreakdownQuery]):
 
 
 @router.get("/ranking", response={200: RankingOut, **READ_ERRORS},
-            summary="The areas one level below (the grids of a community) ranked by a KPI",
-            description=PERIOD_HELP + "Each row has every KPI, the previous period's and its previous rank. An "
-                                      "unknown `kpi`: 422 `unknown_kpi`. A grid has no rows.")
+            summary="The areas one level below (the grids of a community), or every area at a level below, "
+                    "ranked by a KPI",
+            description=PERIOD_HELP + "`level` district, street, community or grid ranks every area (or grid) at "
+                                      "that level under the node — e.g. every community of the city — instead of "
+                                      "its children; grids only under a street or a community. A level not below "
+                                      "the node, or grids under a city or district: 422 `invalid_level`. Each row "
+                                      "has every KPI, the previous period's and its previous rank. An unknown "
+                                      "`kpi`: 422 `unknown_kpi`. A grid has no rows.")
 def kpi_ranking(request, params: Query[RankingQuery]):
     period = _period(params)
-    return selectors.kpi_ranking(user=request.auth, kpi=params.kpi, period=period, **_node(params))
+    return selectors.kpi_ranking(user=request.auth, kpi=params.kpi, level=params.level or None, period=period,
+                                 **_node(params))
 
 
 @router.get("/index", response={200: IndexRankingOut, **READ_ERRORS},

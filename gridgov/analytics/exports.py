@@ -85,11 +85,16 @@ def kpis_table(rows: list[dict], title: str | None = None) -> Table:
     return Table("kpis", title or _("KPIs"), headers, out, _("KPIs"))
 
 
-def ranking_table(ranking: dict) -> Table:
+def ranking_table(ranking: dict, *, by_level: bool = False) -> Table:
+    """selectors.kpi_ranking(); `by_level`: it ranks every area at a level (the title names the level)."""
     headers = [_("Rank"), _("Previous rank"), _("Code"), _("Name"), _("Level")] + _kpi_headers()
     rows = [[r["rank"], r["previous_rank"], r["code"], r["name"], _level(r["level"])] + _kpi_values(r)
             for r in ranking["rows"]]
-    title = _("Ranking by %(kpi)s") % {"kpi": selectors.label_of(ranking["kpi"])}
+    kpi = selectors.label_of(ranking["kpi"])
+    if by_level and ranking["level"]:
+        title = _("%(level)s ranking by %(kpi)s") % {"level": _level(ranking["level"]), "kpi": kpi}
+    else:
+        title = _("Ranking by %(kpi)s") % {"kpi": kpi}
     return Table("ranking", title, headers, rows, _("Ranking"))
 
 
@@ -258,7 +263,8 @@ def table_of(*, user, params: Params) -> tuple[dict, Table]:
     if node.level == "grid":
         raise _bad("table", _("a grid has no %(table)s table") % {"table": table}, "invalid_table")
     if table == "ranking":
-        return node.as_dict(), ranking_table(selectors.kpi_ranking(user=user, **at, period=period, kpi=kpi))
+        ranking = selectors.kpi_ranking(user=user, **at, period=period, kpi=kpi, level=params.level or None)
+        return node.as_dict(), ranking_table(ranking, by_level=bool(params.level))
     rows = selectors.kpi_breakdown(user=user, by="department", **at, period=period)["rows"]
     return node.as_dict(), departments_table(views_data.department_league(rows, kpi), kpi)
 
@@ -272,10 +278,12 @@ def export_table(*, user, params: Params) -> tuple[bytes, str, str]:
     data = workbook(tables=[table], heading=heading,
                     about=_about(user=user, node=node, period=period, previous=previous, what=table.title))
     _audit(user=user, node=node, what=params.table or "ranking", fmt_name="xlsx", period=period, kpi=params.kpi,
-           by=params.by, department=params.department)
+           by=params.by, department=params.department, level=params.level)
     stem = f"{period['start']}_{period['end']}"
-    return (data, f"{_safe(table.title)}-{_safe(node['name'])}-{stem}.xlsx",
-            f"{node['code']}-{params.table or 'ranking'}-{stem}.xlsx")
+    what = params.table or "ranking"
+    if what == "ranking" and params.level:
+        what = f"ranking-{params.level}"  # a known level: kpi_ranking refused any other
+    return (data, f"{_safe(table.title)}-{_safe(node['name'])}-{stem}.xlsx", f"{node['code']}-{what}-{stem}.xlsx")
 
 
 # --- the monthly report -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Rollups of the cases: counters per day and per month, per node of the area tree (and per grid), per
+"""Rollups of the cases: counters per day, per month and per year, per node of the area tree (and per grid), per
 dimension. Dashboards read these, never the raw cases; `rollups.py` writes them (see docs/kpis.md)."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ COUNTERS = (
 class Grain(models.TextChoices):
     DAY = "d", "day"
     MONTH = "m", "month"
+    YEAR = "y", "year"
 
 
 class Rollup(models.Model):

@@ -2,8 +2,9 @@
 
 A day's rows are always recomputed whole from the raw cases (one indexed query per workflow timestamp), so the
 result does not depend on the order of events: `rollups_update` recomputes the days that the cases changed
-since the last run touch (the periodic job), `rollups_rebuild` every day from scratch. The month rows are kept
-equal to the sum of their days by applying each day's difference, so a month is never re-read whole.
+since the last run touch (the periodic job), `rollups_rebuild` every day from scratch. The month and year rows
+are kept equal to the sum of their days by applying each day's difference, so a month or a year is never
+re-read whole (a year row makes a year's figures of many nodes one row each instead of twelve).
 
 Rows per case event: the case's grid and each area above it with dim "" (everything), its source ("s:") and
 its category's kind ("k:"); each area besides with its main category ("c:") and lead department ("d:"). The hotspot rows ("h:<H3 cell>", resolution
@@ -88,45 +89,113 @@ def keys_of(row: dict) -> list[tuple[str, str]]:
     return keys
 
 
+_ZEROS = (0,) * len(COUNTERS)
+
+
 class Acc:
-    """Counters and the time-to-close histogram of one rollup row."""
+    """Counters and the time-to-close histogram of one rollup row. Sparse: a counter that is absent is 0 (most
+    rows count one or two kinds of event, and the rebuild makes millions of them)."""
 
     __slots__ = ("counts", "hours")
 
     def __init__(self):
-        self.counts = dict.fromkeys(COUNTERS, 0)
+        self.counts: dict[str, int] = {}
         self.hours: dict[str, int] = {}
 
     def add(self, counts: dict[str, int], hours: int | None, sign: int = 1) -> None:
+        mine = self.counts
         for name, value in counts.items():
-            self.counts[name] += sign * value
+            if value:
+                mine[name] = mine.get(name, 0) + sign * value
         if hours is not None:
             key = str(hours)
             self.hours[key] = self.hours.get(key, 0) + sign
             if not self.hours[key]:
                 del self.hours[key]
 
+    def merge(self, other: Acc, sign: int = 1) -> None:
+        self.add(other.counts, None, sign)
+        _merge_hours(self.hours, other.hours, sign)
+
     def add_row(self, row: Rollup, sign: int = 1) -> None:
-        for name in COUNTERS:
-            self.counts[name] += sign * getattr(row, name)
+        self.add({name: getattr(row, name) for name in COUNTERS}, None, sign)
         _merge_hours(self.hours, row.close_hours or {}, sign)
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(map(self.counts.get, COUNTERS, _ZEROS))
 
     def empty(self) -> bool:
         return not any(self.counts.values()) and not self.hours
 
 
+_DATETIMES = ("reported_at", "dispatched_at", "dispatch_due", "closed_at")  # the ones counts_of compares
+
+
+def _event_rows(field: str, lo: dt.datetime, hi: dt.datetime):
+    """The cases whose timestamp `field` falls in [lo, hi), as dicts of FIELDS, read through a plain cursor:
+    Django's per-value converters cost more than the counting. SQLite hands datetimes back as naive UTC text;
+    the ones counts_of compares are parsed (PostgreSQL's are datetimes already)."""
+    qs = Case.objects.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).values_list(*FIELDS)
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(BATCH):
+            for values in batch:
+                row = dict(zip(FIELDS, values, strict=True))
+                for name in _DATETIMES:
+                    if isinstance(row[name], str):
+                        row[name] = dt.datetime.fromisoformat(row[name])
+                yield row
+
+
+def _parent(path: str) -> str | None:
+    """'a/b/c/' -> 'a/b/'; a root -> None."""
+    cut = path.rfind("/", 0, len(path) - 1)
+    return path[:cut + 1] if cut >= 0 else None
+
+
+def fan_out(leaves: dict[tuple[str, str], Acc]) -> dict[tuple[str, str], Acc]:
+    """Carry each row up the area tree: every node gets the sum of the rows below it with the same dim. The
+    leaves are the cases' own nodes (their grids) and, for the dims only areas have, their parents; each node's
+    row is merged into its parent's once, deepest first, so a case is added once per leaf row instead of once
+    per ancestor (keys_of gives the same rows, one case at a time)."""
+    by_depth: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = dict(leaves)
+    for key in rows:
+        by_depth[key[0].count("/")].append(key)
+    for depth in range(max(by_depth, default=0), 0, -1):
+        for path, dim in by_depth[depth]:
+            parent = _parent(path)
+            if parent is None:
+                continue
+            target = rows.get((parent, dim))
+            if target is None:
+                target = rows[(parent, dim)] = Acc()
+                by_depth[depth - 1].append((parent, dim))
+            target.merge(rows[(path, dim)])
+    return rows
+
+
 def compute_day(day: dt.date) -> dict[tuple[str, str], Acc]:
-    """The day's rows, {(node, dim): Acc}, from the raw cases."""
+    """The day's rows, {(node, dim): Acc}, from the raw cases: the rows keys_of names for each case, summed."""
     lo, hi = day_bounds(day)
-    rows: dict[tuple[str, str], Acc] = defaultdict(Acc)
+    leaves: dict[tuple[str, str], Acc] = defaultdict(Acc)
+    parents: dict[str, str | None] = {}
     for field in EVENT_FIELDS:
-        for row in Case.objects.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).values(*FIELDS).iterator(
-                chunk_size=BATCH):
+        for row in _event_rows(field, lo, hi):
             counts = counts_of(field, row)
             hours = close_hours(row) if field == "closed_at" else None
-            for key in keys_of(row):
-                rows[key].add(counts, hours)
-    return rows
+            path = row["path"]
+            for dim in ("", f"s:{row['source']}", f"k:{row['category__kind']}"):
+                leaves[(path, dim)].add(counts, hours)
+            if path not in parents:
+                parents[path] = _parent(path)
+            area = parents[path]
+            if area is not None:  # the main category and the lead department: areas only
+                leaves[(area, f"c:{row['category__parent__code'] or ''}")].add(counts, hours)
+                if row["lead_department__code"]:
+                    leaves[(area, f"d:{row['lead_department__code']}")].add(counts, hours)
+    return fan_out(leaves)
 
 
 def compute_hexes(month: dt.date) -> dict[tuple[str, str], int]:
@@ -150,6 +219,10 @@ def _month(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def _year(day: dt.date) -> dt.date:
+    return day.replace(month=1, day=1)
+
+
 _COLUMNS = ("grain", "start", "node", "dim", *COUNTERS, "close_hours")
 
 
@@ -166,7 +239,7 @@ def _insert(rows: list[tuple]) -> None:
 
 
 def _save(grain: str, start: dt.date, accs: dict) -> None:
-    _insert([(grain, start, node, dim, *(acc.counts[c] for c in COUNTERS), json.dumps(acc.hours))
+    _insert([(grain, start, node, dim, *acc.values(), json.dumps(acc.hours) if acc.hours else "{}")
              for (node, dim), acc in accs.items() if not acc.empty()])
 
 
@@ -177,14 +250,14 @@ def _save_hexes(month: dt.date, counts: dict[tuple[str, str], int]) -> None:
              for (node, cell), n in counts.items()])
 
 
-def _apply_to_month(month: dt.date, delta: dict) -> None:
-    """Add the differences to the month's rows: the changed rows are deleted and written again (cheaper than
-    an UPDATE per row), the ones that fall to zero are gone."""
+def _apply_delta(grain: str, start: dt.date, delta: dict) -> None:
+    """Add the differences to the month's (or year's) rows: the changed rows are deleted and written again
+    (cheaper than an UPDATE per row), the ones that fall to zero are gone."""
     if not delta:
         return
     existing = {}
     nodes = {node for node, _dim in delta}
-    for row in Rollup.objects.filter(grain=Grain.MONTH, start=month, node__in=nodes).exclude(dim__startswith="h:"):
+    for row in Rollup.objects.filter(grain=grain, start=start, node__in=nodes).exclude(dim__startswith="h:"):
         if (row.node, row.dim) in delta:
             existing[(row.node, row.dim)] = row
     result: dict[tuple[str, str], Acc] = {}
@@ -192,29 +265,28 @@ def _apply_to_month(month: dt.date, delta: dict) -> None:
         acc = Acc()
         if key in existing:
             acc.add_row(existing[key])
-        acc.add(change.counts, None)
-        _merge_hours(acc.hours, change.hours, 1)
+        acc.merge(change)
         result[key] = acc
     Rollup.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
-    _save(Grain.MONTH, month, result)
+    _save(grain, start, result)
 
 
 def recompute_days(days: set[dt.date]) -> int:
-    """Recompute these days' rows from the raw cases, carry the differences into their months, and recompute
-    those months' hotspots."""
+    """Recompute these days' rows from the raw cases, carry the differences into their months and years, and
+    recompute those months' hotspots."""
     for day in sorted(days):
         with transaction.atomic():
             rows = compute_day(day)
             delta: dict[tuple[str, str], Acc] = defaultdict(Acc)
             for key, acc in rows.items():
-                delta[key].add(acc.counts, None)
-                _merge_hours(delta[key].hours, acc.hours, 1)
+                delta[key].merge(acc)
             for row in Rollup.objects.filter(grain=Grain.DAY, start=day):
                 delta[(row.node, row.dim)].add_row(row, -1)
             delta = {k: v for k, v in delta.items() if not _zero(v)}
             Rollup.objects.filter(grain=Grain.DAY, start=day).delete()
             _save(Grain.DAY, day, rows)
-            _apply_to_month(_month(day), delta)
+            _apply_delta(Grain.MONTH, _month(day), delta)
+            _apply_delta(Grain.YEAR, _year(day), delta)
     for month in {_month(day) for day in days}:
         with transaction.atomic():
             Rollup.objects.filter(grain=Grain.MONTH, start=month, dim__startswith="h:").delete()
@@ -256,7 +328,7 @@ def rollups_update(*, limit: int = 5000) -> dict:
 
 
 def rollups_rebuild(*, progress=None) -> dict:
-    """Recompute every rollup from the raw cases, month by month (the months summed in memory)."""
+    """Recompute every rollup from the raw cases, month by month (the months and years summed in memory)."""
     with transaction.atomic():
         Rollup.objects.all().delete()
         DirtyCase.objects.all().delete()
@@ -268,6 +340,7 @@ def rollups_rebuild(*, progress=None) -> dict:
     first = local_day(bounds["lo"])
     last = max(local_day(bounds[f]) for f in EVENT_FIELDS if bounds[f] is not None)
     month, days = _month(first), 0
+    year_totals: dict[tuple[str, str], Acc] = defaultdict(Acc)
     while month <= last:
         with transaction.atomic():
             totals: dict[tuple[str, str], Acc] = defaultdict(Acc)
@@ -276,14 +349,19 @@ def rollups_rebuild(*, progress=None) -> dict:
                 rows = compute_day(day)
                 _save(Grain.DAY, day, rows)
                 for key, acc in rows.items():
-                    totals[key].add(acc.counts, None)
-                    _merge_hours(totals[key].hours, acc.hours, 1)
+                    totals[key].merge(acc)
                 day += dt.timedelta(days=1)
                 days += 1
             _save(Grain.MONTH, month, totals)
             _save_hexes(month, compute_hexes(month))
+            for key, acc in totals.items():
+                year_totals[key].merge(acc)
+            following = _next_month(month)
+            if following.year != month.year or following > last:  # the year is complete
+                _save(Grain.YEAR, _year(month), year_totals)
+                year_totals = defaultdict(Acc)
         if progress:
             progress(month)
-        month = _next_month(month)
+        month = following
     RollupState.objects.update_or_create(pk=1, defaults={"rebuilt_at": now, "updated_at": now})
     return {"days": days}

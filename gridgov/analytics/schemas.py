@@ -80,6 +80,10 @@ class BreakdownQuery(NodeQuery):
 
 class RankingQuery(NodeQuery):
     kpi: str = Field("resolution_rate", max_length=40, description="the KPI code to rank by")
+    level: str | None = Field(None, max_length=20, description="district, street, community or grid: rank every "
+                                                               "area (or grid) at that level under the node, e.g. "
+                                                               "every community of the city; grids only under a "
+                                                               "street or a community. Default: the node's children")
 
 
 class CasesMapQuery(Schema):
@@ -188,7 +192,7 @@ class BreakdownOut(Schema):
 
 
 RankingRowOut = create_model(
-    "RankingRowOut", __base__=KpiValuesOut, __doc__="One area or grid one level below, with every KPI.",
+    "RankingRowOut", __base__=KpiValuesOut, __doc__="One area or grid below the node, with every KPI.",
     code=(str, ...), name=(str, ...), level=(str, ...),
     previous=(KpiValuesOut, Field(..., description="every KPI in the previous period")),
     rank=(int | None, Field(..., description="1 = best by the ranking KPI; null without a value")),
@@ -199,8 +203,10 @@ class RankingOut(Schema):
     node: NodeOut
     period: PeriodOut
     kpi: str = Field(..., description="the KPI ranked by")
-    rows: list[RankingRowOut] = Field(..., description="the areas (or the grids of a community) one level below, "
-                                                       "best first; rows without a value last")
+    level: str | None = Field(..., description="the level of the rows (district, street, community or grid); null "
+                                               "when there is nothing below the node")
+    rows: list[RankingRowOut] = Field(..., description="the areas (or grids) at `level` under the node — by default "
+                                                       "the children — best first; rows without a value last")
 
 
 class AspectsOut(Schema):

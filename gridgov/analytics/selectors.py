@@ -2,7 +2,8 @@
 KPI summaries with the previous period beside them, trends, breakdowns, rankings and hotspots. `direct_kpis`
 computes the same numbers from the raw cases, for the tests and the benchmarks.
 
-A range [start, end] is read as the whole months inside it (month rows) plus the days at its edges (day rows).
+A range [start, end] is read as the whole calendar years inside it (year rows), the whole months in the rest
+(month rows) and the days at its edges (day rows).
 """
 
 from __future__ import annotations
@@ -103,19 +104,23 @@ def parse_period(*, period: str | None = None, on: dt.date | None = None, start:
     return Period(dt.date(on.year, 1, 1), dt.date(on.year, 12, 31))
 
 
-def _split(period: Period) -> tuple[list[dt.date], list[dt.date]]:
-    """The whole months inside the period (their first days) and the remaining days."""
-    months, days = [], []
+def _split(period: Period) -> tuple[list[dt.date], list[dt.date], list[dt.date]]:
+    """The whole calendar years inside the period, the whole months in the rest (their first days), and the
+    remaining days."""
+    years, months, days = [], [], []
     day = period.start
     while day <= period.end:
         month_end = _add_months(day.replace(day=1), 1) - dt.timedelta(days=1)
-        if day.day == 1 and month_end <= period.end:
+        if day.month == 1 and day.day == 1 and dt.date(day.year, 12, 31) <= period.end:
+            years.append(day)
+            day = dt.date(day.year + 1, 1, 1)
+        elif day.day == 1 and month_end <= period.end:
             months.append(day)
             day = month_end + dt.timedelta(days=1)
         else:
             days.append(day)
             day += dt.timedelta(days=1)
-    return months, days
+    return years, months, days
 
 
 # --- nodes and scope ---------------------------------------------------------------------------------------------
@@ -172,21 +177,45 @@ def resolve_node(*, user, area: str | None = None, grid: str | None = None) -> N
     return node
 
 
+RANK_LEVELS = ("district", "street", "community", "grid")
+LEVEL_ORDER = ("city", "district", "street", "community", "grid")
+GRID_RANKING_FROM = ("street", "community")  # grids are ranked within a street or a community, not city-wide
+
+
 def children_of(node: Node) -> list[Node]:
     if node.level == "grid":
         return []
     if node.level == "community":
-        return [Node(g.path, g.code, g.name, "grid") for g in Grid.objects.filter(path__startswith=node.path)
+        return [Node(g.path, g.code, g.name, "grid") for g in Grid.objects.filter(prefix_q("path", node.path))
                 .exclude(path=node.path).order_by("code")]
     return [Node(a.path, a.code, a.name, a.level) for a in Area.objects.filter(parent__path=node.path).order_by("code")]
+
+
+def nodes_below(node: Node, level: str | None) -> list[Node]:
+    """The areas (or grids) at `level` under the node — its children when no level is given. A level that is
+    not below the node, or grids under more than a street, is refused naming the parameter."""
+    if not level:
+        return children_of(node)
+    if level not in RANK_LEVELS:
+        raise _bad("level", f"one of {', '.join(RANK_LEVELS)}", "invalid_level")
+    if LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(node.level):
+        raise _bad("level", f"a level below {node.level}", "invalid_level")
+    if level == "grid":
+        if node.level not in GRID_RANKING_FROM:
+            raise _bad("level", "grids are ranked within a street or a community", "invalid_level")
+        return [Node(g.path, g.code, g.name, "grid") for g in Grid.objects.filter(prefix_q("path", node.path))
+                .order_by("code")]
+    return [Node(a.path, a.code, a.name, a.level) for a in Area.objects.filter(prefix_q("path", node.path),
+                                                                               level=level).order_by("code")]
 
 
 # --- sums over the rollups ---------------------------------------------------------------------------------------
 
 def rollup_sums(nodes: list[str], period: Period, *, dim: str = "", dim_prefix: str = "") -> dict[tuple[str, str], tuple]:
     """{(node, dim): (counters, hours)} summed over the period."""
-    months, days = _split(period)
-    q = Q(grain=Grain.MONTH, start__in=months) | Q(grain=Grain.DAY, start__in=days)
+    years, months, days = _split(period)
+    q = Q(grain=Grain.YEAR, start__in=years) | Q(grain=Grain.MONTH, start__in=months) | Q(grain=Grain.DAY,
+                                                                                         start__in=days)
     qs = Rollup.objects.filter(q, node__in=nodes)
     qs = qs.filter(dim__startswith=dim_prefix) if dim_prefix else qs.filter(dim=dim)
     out: dict[tuple[str, str], tuple[dict, dict]] = {}
@@ -314,11 +343,12 @@ def dim_labels(by: str, dims: list[str]) -> dict[str, str]:
 
 
 def kpi_ranking(*, user, area: str | None = None, grid: str | None = None, period: Period,
-                kpi: str = "resolution_rate") -> dict:
-    """The areas (or grids) one level below, ranked by a KPI, with every KPI and the previous period's rank."""
+                kpi: str = "resolution_rate", level: str | None = None) -> dict:
+    """The areas (or grids) one level below — or at `level` anywhere below, e.g. every community of the city —
+    ranked by a KPI, with every KPI and the previous period's rank."""
     code = kpi_codes([kpi])[0]
     node = resolve_node(user=user, area=area, grid=grid)
-    children = children_of(node)
+    children = nodes_below(node, level)
     paths = [c.path for c in children]
     now, before = rollup_sums(paths, period), rollup_sums(paths, period.previous())
     rows = [{**c.as_dict(), **values_at(now, (c.path, "")), "previous": values_at(before, (c.path, ""))}
@@ -335,7 +365,8 @@ def kpi_ranking(*, user, area: str | None = None, grid: str | None = None, perio
     for i, row in enumerate(rows):
         row["rank"] = i + 1 if row[code] is not None else None
         row["previous_rank"] = previous_rank.get(row["code"])
-    return {"node": node.as_dict(), "period": period.as_dict(), "kpi": code, "rows": rows}
+    return {"node": node.as_dict(), "period": period.as_dict(), "kpi": code,
+            "level": level or (children[0].level if children else None), "rows": rows}
 
 
 def hotspots(*, user, area: str | None = None, grid: str | None = None, period: Period) -> dict:

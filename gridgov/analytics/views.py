@@ -94,6 +94,7 @@ def _base_context(request, form, params) -> dict:
         "keep_kpi": get.get("kpi") if get.get("kpi") in BY_CODE and get.get("kpi") != DEFAULT_KPI else "",
         "on_value": get.get("on", ""), "start_value": get.get("start", ""), "end_value": get.get("end", ""),
         "period_buttons": [{"key": k, "label": v, "active": k == kind} for k, v in PERIOD_LABELS.items()],
+        "keep_level": "",  # the dashboard's ranking level, once it is known to be good
     }
 
 
@@ -142,6 +143,9 @@ def _dashboard_context(request, params, data) -> dict:
     user, node, summary = request.user, data["node"], data["summary"]
     here = reverse("analytics:dashboard")
     at = views_data.node_arg(node)
+    # the ranking's level stays on links to this node (other periods, the wall, the breakdown, the ranking's
+    # export), never on links to other nodes, where it may not be a level below
+    same = {**at, "level": params.level or None}
     nav = period_nav(params)
     cells = kpi_cells(summary["kpis"])
     context = {
@@ -151,19 +155,22 @@ def _dashboard_context(request, params, data) -> dict:
         "period": summary["period"],
         "previous_period": summary["previous_period"],
         "nav": nav,
-        "before_url": here + shifted(params, at, nav["before"]),
-        "after_url": here + shifted(params, at, nav["after"]),
+        "before_url": here + shifted(params, same, nav["before"]),
+        "after_url": here + shifted(params, same, nav["after"]),
         "hidden": at,
+        "keep_level": params.level,
         "cells": cells,
         "tiles": tiles_of(cells),
         "kpi": data["kpi"],
         "kpi_label": kpi_label(data["kpi"]),
         "columns": row_columns(),
         "trend_chart": _trend_chart(data["trend"]),
-        "wall_url": here + query(params, **at, wall="1"),
-        "normal_url": here + query(_unwalled(params), **at),
+        "wall_url": here + query(params, **same, wall="1"),
+        "normal_url": here + query(_unwalled(params), **same),
     }
-    context.update(_breakdown_context(data["breakdown"], data["by"], node, here + query(params, **at)))
+    context.update(_breakdown_context(data["breakdown"], data["by"], node, here + query(params, **same)))
+    if data["ranking"]:
+        context.update(_level_context(data, here + query(params, **at, by=params.by or None)))
     context["ranking"] = _ranking_rows(params, data["ranking"], data["kpi"]) if data["ranking"] else None
     context["departments"] = (_department_rows(params, data["departments"], data["kpi"], node)
                               if data["departments"] is not None else None)
@@ -178,7 +185,8 @@ def _dashboard_context(request, params, data) -> dict:
         "cases": reverse("analytics:cases_map") + map_query,
     }
     export = reverse("analytics:export")
-    context["exports"] = {t: export + query(params, **at, table=t) for t in exports.TABLES if t != "department"}
+    context["exports"] = {t: export + query(params, **(same if t == "ranking" else at), table=t)
+                          for t in exports.TABLES if t != "department"}
     if node.level != "grid":
         month = params.period.start.strftime("%Y-%m")
         context["report_xlsx"] = reverse("analytics:report_xlsx") + query(None, area=node.code, month=month)
@@ -216,6 +224,17 @@ def _breakdown_context(breakdown: dict, by: str, node, url: str) -> dict:
                                        {"name": kpi_label("closed"), "data": [r["closed"] for r in top]}],
                             "title": _("Reported and closed by %(by)s") % {"by": _breakdown_label(by)}},
     }
+
+
+def _level_context(data: dict, url: str) -> dict:
+    """The "rank by level" buttons: each level the node's ranking may be shown at, the children's without a
+    `level` parameter (the default); none when there is only one."""
+    levels, default = data["levels"], data["children_level"] or (data["levels"] or [None])[0]
+    shown = data["ranking"]["level"] or default
+    choices = [{"key": k, "label": LEVEL_LABELS.get(k, k), "active": k == shown,
+                "url": url + ("" if k == default else f"&level={k}") + "#ranking"} for k in levels]
+    return {"level_choices": choices if len(choices) > 1 else [],
+            "ranking_level_label": LEVEL_LABELS.get(shown, shown) if shown else ""}
 
 
 def _ranking_rows(params, ranking: dict, kpi: str) -> list[dict]:

@@ -62,6 +62,7 @@ class PeriodForm(forms.Form):
     end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     kpi = forms.CharField(label=gettext_lazy("Rank by"), required=False, max_length=40)
     by = forms.CharField(label=gettext_lazy("Break down by"), required=False, max_length=20)
+    level = forms.CharField(label=gettext_lazy("Rank by level"), required=False, max_length=20)
     month = forms.CharField(label=gettext_lazy("Month"), required=False, max_length=7)
     table = forms.CharField(label=gettext_lazy("Table"), required=False, max_length=20)
 
@@ -76,6 +77,7 @@ class Params:
     department: str = ""
     kpi: str = DEFAULT_KPI
     by: str = ""
+    level: str = ""  # the ranking's level ("" = the node's children); kept only by links to the same node
     table: str = ""
     month: str = ""
     wall: bool = False
@@ -124,8 +126,8 @@ def read_params(form: PeriodForm, *, wall: bool = False) -> Params:
             keep["on"] = data["on"].isoformat()
     return Params(period=period, area=data["area"].strip(), grid=data["grid"].strip(),
                   department=data["department"].strip(), kpi=data["kpi"].strip() or DEFAULT_KPI,
-                  by=data["by"].strip(), table=data["table"].strip(), month=data["month"].strip(), wall=wall,
-                  keep=keep)
+                  by=data["by"].strip(), level=data["level"].strip(), table=data["table"].strip(),
+                  month=data["month"].strip(), wall=wall, keep=keep)
 
 
 def status_of(exc: ServiceError | None, form: forms.Form) -> int:

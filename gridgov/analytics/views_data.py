@@ -45,30 +45,45 @@ def is_handler(user) -> bool:
 
 # --- the leader's dashboard ---------------------------------------------------------------------------------
 
+def rank_levels(node) -> list[str]:
+    """The levels the node's ranking may be shown at (those selectors.nodes_below accepts): every level below
+    it, grids only under a street or a community."""
+    below = selectors.LEVEL_ORDER[selectors.LEVEL_ORDER.index(node.level) + 1:]
+    return [level for level in below if level in selectors.RANK_LEVELS
+            and (level != "grid" or node.level in selectors.GRID_RANKING_FROM)]
+
+
+def children_level(node, ranking: dict, level: str) -> str | None:
+    """The level of the node's children: the ranking's own when it ranks them (no `level` asked for)."""
+    if not level:
+        return ranking["level"]
+    children = selectors.children_of(node)
+    return children[0].level if children else None
+
+
 def dashboard_data(*, user, params: Params) -> dict:
     kpi = check_kpi(params.kpi)
     node = selectors.resolve_node(user=user, **params.node_kwargs)
     at = node_arg(node)
     period = params.period
-    data = {
-        "node": node,
-        "summary": selectors.kpi_summary(user=user, **at, period=period),
-        "trend": selectors.kpi_trend(user=user, **at, period=period, step=trend_step(period), kpis=TREND_KPIS),
-        "kpi": kpi,
-        "ranking": None,
-        "departments": None,
-        "index_ranking": None,
-        "index_of": None,
-    }
+    data = {"node": node, "kpi": kpi, "ranking": None, "departments": None, "index_ranking": None, "index_of": None,
+            "levels": [], "children_level": None}
     if node.level == "grid":
+        if params.level:
+            selectors.nodes_below(node, params.level)  # nothing is ranked under a grid: refused naming `level`
         data["by"] = params.by or "kind"
         data["index_of"] = index_of(user=user, node=node, period=period)
     else:
+        # the ranking first: a bad `level` is refused before the other reads
+        data["ranking"] = selectors.kpi_ranking(user=user, **at, period=period, kpi=kpi, level=params.level or None)
+        data["levels"] = rank_levels(node)
+        data["children_level"] = children_level(node, data["ranking"], params.level)
         data["by"] = params.by or "category"
-        data["ranking"] = selectors.kpi_ranking(user=user, **at, period=period, kpi=kpi)
         data["departments"] = department_league(
             selectors.kpi_breakdown(user=user, by="department", **at, period=period)["rows"], kpi)
         data["index_ranking"] = index_ranking(user=user, node=node, period=period)
+    data["summary"] = selectors.kpi_summary(user=user, **at, period=period)
+    data["trend"] = selectors.kpi_trend(user=user, **at, period=period, step=trend_step(period), kpis=TREND_KPIS)
     data["breakdown"] = selectors.kpi_breakdown(user=user, by=data["by"], **at, period=period)
     return data
 

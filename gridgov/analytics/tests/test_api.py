@@ -384,6 +384,9 @@ def test_bad_parameters_are_a_4xx_naming_the_parameter(get, world, endpoint, par
     ("ranking", {"kpi": "nope"}, "kpi", "unknown_kpi"),
     ("ranking", {"kpi": ""}, "kpi", "unknown_kpi"),
     ("ranking", {"kpi": "k" * 5000}, "kpi", "validation_error"),
+    ("ranking", {"level": "planet"}, "level", "invalid_level"),
+    ("ranking", {"level": "grid"}, "level", "invalid_level"),  # grids only within a street or a community
+    ("ranking", {"level": "l" * 21}, "level", "validation_error"),
     ("breakdown", {}, "by", "validation_error"),
     ("breakdown", {"by": "colour"}, "by", "invalid_breakdown"),
     ("breakdown", {"by": "category", "grid": "320508001001001"}, "by", "invalid_breakdown"),  # grids: source, kind

@@ -4,6 +4,7 @@ direct computation from the raw cases."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import random
 
 import pytest
@@ -79,14 +80,31 @@ def test_incremental_rollups_equal_a_rebuild_after_random_transitions(world, dri
         _random_life(rng, world, drive, clock)
         if i % 7 == 0:
             rollups.rollups_update()  # the job runs now and then, as in production
-        clock.set(2026, 10, 26, 9)
-        clock.advance(days=rng.randint(0, 40), hours=rng.randint(0, 10))
+        clock.set(2026, 11, 26, 9)
+        clock.advance(days=rng.randint(0, 60), hours=rng.randint(0, 10))  # across the new year
     rollups.rollups_update()
     assert not DirtyCase.objects.exists()
     incremental = snapshot()
     assert incremental, "the rollups hold rows"
+    assert {start.year for grain, start, _node, _dim in incremental if grain == "y"} == {2026, 2027}
     rollups.rollups_rebuild()
     assert snapshot() == incremental
+
+
+def test_the_migration_sums_the_months_into_years(world, drive, clock):
+    from django.apps import apps
+
+    migration = importlib.import_module("gridgov.analytics.migrations.0003_rollup_year_grain")
+    clock.set(2026, 10, 30, 9)
+    drive("closed")
+    clock.set(2026, 11, 30, 9)
+    drive("dispatched")
+    rollups.rollups_update()
+    expected = snapshot()
+    assert Rollup.objects.filter(grain="y", start=dt.date(2026, 1, 1), dim="", reported=2).exists()
+    Rollup.objects.filter(grain="y").delete()
+    migration.years_from_months(apps, None)
+    assert snapshot() == expected
 
 
 def test_kpis_from_the_rollups_equal_the_direct_computation(world, drive, clock):
@@ -99,6 +117,7 @@ def test_kpis_from_the_rollups_equal_the_direct_computation(world, drive, clock)
     rollups.rollups_update()
     admin = world["users"]["admin"]
     periods = [Period(dt.date(2026, 10, 1), dt.date(2026, 12, 31)), Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30)),
+               Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31)), Period(dt.date(2025, 12, 30), dt.date(2027, 1, 31)),
                Period(dt.date(2026, 10, 28), dt.date(2026, 11, 13)), Period(dt.date(2026, 11, 5), dt.date(2026, 11, 5))]
     nodes = [("area", world["city"]), ("area", world["street"]), ("area", world["community"]), ("grid", world["g1"]),
              ("area", world["street2"])]
@@ -115,7 +134,7 @@ def test_kpis_from_the_rollups_equal_the_direct_computation(world, drive, clock)
         for row in by_source["rows"]:
             expected = direct_kpis(path=world["city"].path, period=period, dim=f"s:{row['key']}")
             assert {k: row[k] for k in expected} == expected
-    assert checked == 20
+    assert checked == 30
     totals = direct_kpis(path=world["city"].path, period=periods[0])
     assert totals["reported"] == 30 and totals["closed"] > 0  # the fixture exercised the loop
 

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _few_residents(settings):
-    # these tests are about the city and its people; the residents demo is tested in residents/tests
+def _city_and_people_only(settings):
+    # these tests are about the city and its people; the later steps (cases, residents, disputes, rollups) are
+    # tested with the whole demo city in cases/tests/test_demo.py and in their own apps
+    settings.GRIDGOV_DEMO_STEPS = settings.GRIDGOV_DEMO_STEPS[:2]
     settings.GRIDGOV_DEMO_RESIDENTS_PER_GRID = 3
 
 
