@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "gridgov.residents",
     "gridgov.disputes",
     "gridgov.analytics",
+    "gridgov.open311",
+    "gridgov.webhooks",
     "simple_history",
 ]
 

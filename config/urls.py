@@ -17,5 +17,7 @@ urlpatterns = [
     path("residents/", include("gridgov.residents.urls")),
     path("disputes/", include("gridgov.disputes.urls")),
     path("analytics/", include("gridgov.analytics.urls")),
+    path("open311/", include("gridgov.open311.urls")),
+    path("webhooks/", include("gridgov.webhooks.urls")),
     path("", include("gridgov.core.urls")),
 ]
