@@ -150,6 +150,10 @@ METHOD_ANALYTICS = [
     "(scope checks included) from the rollups, after one warm-up: the value is the median, the p90 is in the "
     "note. Period: this calendar year (and the previous year beside it), or the last 30 days (whose edges are "
     "read from day rows).",
+    "- **A page row** times a whole dashboard page as a browser asks for it: one GET through Django's test client "
+    "with the leader's session (middleware, every selector the page reads — summary, trend, ranking, department "
+    "league, breakdown, index — and the template). Its baseline is DuckDB computing the page's summary and "
+    "ranking figures; its target is the issue's 200 ms (p90) for the request.",
     "- **The baseline** is DuckDB (in memory, all cores) computing the same counters and close-time histograms "
     "from the raw cases — every case, no rollups; one scan per workflow timestamp for the period and the "
     "previous one; the table in path order so that an area's cases are contiguous — turned into KPIs by the "

@@ -6,27 +6,14 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.utils import translation
 from openpyxl import load_workbook
 
 from gridgov.analytics.kpis import KPIS
-from gridgov.analytics.tests.screens import ON, client_for, errors, make_figures, stub_index
+from gridgov.analytics.tests.screens import ON, client_for, errors, stub_index
 from gridgov.core.models import AuditEntry
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_ui")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture(autouse=True)
-def english_ui(settings):
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def figures(world, drive, clock):
-    return make_figures(world, drive, clock)
 
 
 def download(user, url: str, **params):

@@ -14,31 +14,18 @@ import io
 import re
 
 import pytest
-from django.utils import translation
 from openpyxl import load_workbook
 
 from gridgov.accounts.tests.factories import UserFactory
 from gridgov.analytics.kpis import KPIS
-from gridgov.analytics.tests.screens import ON, client_for, drill_links, errors, get, make_figures, rank_rows
+from gridgov.analytics.tests.screens import ON, client_for, drill_links, errors, get, rank_rows
 from gridgov.core.models import AuditEntry
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_ui")]
 
 API = "/api/v1/analytics"
 MONTH = {"period": "month", "on": ON}
 COMMUNITY1, COMMUNITY2 = "320508001001", "320508002001"
-
-
-@pytest.fixture(autouse=True)
-def english_ui(settings):
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def figures(world, drive, clock):
-    return make_figures(world, drive, clock)
 
 
 def api(user, endpoint: str, **params):

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 from django.test import Client
-from django.utils import translation
 
 from gridgov.analytics import selectors
 from gridgov.analytics.tests.screens import (
@@ -19,25 +18,12 @@ from gridgov.analytics.tests.screens import (
     drill_links,
     errors,
     get,
-    make_figures,
     rank_rows,
     stub_index,
     tile,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def english_ui(settings):
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def figures(world, drive, clock):
-    return make_figures(world, drive, clock)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_ui")]
 
 
 # --- the leader's dashboard ------------------------------------------------------------------------------------
