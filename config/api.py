@@ -19,10 +19,35 @@ from gridgov.core.errors import ServiceError
 from gridgov.disputes.api import router as disputes_router
 from gridgov.geo.api import router as geo_router
 from gridgov.residents.api import router as residents_router
+from gridgov.webhooks.api import router as webhooks_router
 
 logger = logging.getLogger("gridgov.api")
 
-api = NinjaAPI(
+# The errors any operation may answer, whatever its own declaration: a body that is not JSON, or a NUL in the
+# path or query (400); a parameter or body that does not validate (422); no credentials (401, when secured).
+COMMON_ERRORS = {
+    "400": "Malformed request: a body that is not JSON, a NUL character in the path or the query string",
+    "401": "Authentication required: a valid session or bearer token",
+    "422": "Invalid input: `details` names each field at fault",
+}
+
+
+class GridgovAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        schema = super().get_openapi_schema(**kwargs)
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                declared = {str(status) for status in responses}  # Ninja keys them by int
+                for status, description in COMMON_ERRORS.items():
+                    if status in declared or (status == "401" and not operation.get("security")):
+                        continue
+                    responses[int(status)] = {"description": description, "content": error}
+        return schema
+
+
+api = GridgovAPI(
     title="gridgov API",
     version="1",
     description=(
@@ -40,9 +65,20 @@ def error(request, status: int, code: str, message: str, details=None):
 
 
 def _field(loc) -> str:
-    # Ninja locations look like ("query", "lon") or ("body", "payload", "name"): name the field itself.
-    parts = [str(p) for p in loc if p not in ("query", "body", "path", "form", "header", "cookie", "payload")]
-    return ".".join(parts) or ".".join(str(p) for p in loc)
+    """Name the field at fault: ("query", "params", "state", 0) is the parameter `state`; a body field keeps its
+    path, ("body", "payload", "parties", 1, "name") → `parties.1.name`."""
+    loc = tuple(loc)
+    if loc and loc[0] in ("query", "path", "header", "cookie"):
+        # Query/path parameters are flat: the last name is the parameter, whatever container or index precedes.
+        names = [str(p) for p in loc[1:] if isinstance(p, str)]
+        return names[-1] if names else str(loc[0])
+    # drop the location and Ninja's container name, keep the rest: ("file", "file") is the upload `file`
+    parts = list(loc)
+    if parts and parts[0] in ("body", "form", "file", "files"):
+        parts = parts[1:]
+    if parts and parts[0] == "payload":
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or ".".join(str(p) for p in loc)
 
 
 @api.exception_handler(ValidationError)
@@ -89,3 +125,4 @@ api.add_router("/inbox", inbox_router)
 api.add_router("/residents/", residents_router)
 api.add_router("/", disputes_router)
 api.add_router("/analytics/", analytics_router)
+api.add_router("/webhooks/", webhooks_router)

@@ -249,6 +249,16 @@ GRIDGOV_ESCALATION_INTERVAL_HOURS = int(os.environ.get("GRIDGOV_ESCALATION_INTER
 
 # Analytics: the longest range a KPI may be asked for (days).
 GRIDGOV_ANALYTICS_MAX_DAYS = int(os.environ.get("GRIDGOV_ANALYTICS_MAX_DAYS", "3660"))
+
+# Webhooks (docs/webhooks.md): the time a receiver gets to answer, and whether targets on localhost or private
+# networks are allowed (off: a subscriber must not make the server call internal services).
+GRIDGOV_WEBHOOKS_TIMEOUT = float(os.environ.get("GRIDGOV_WEBHOOKS_TIMEOUT", "5"))
+GRIDGOV_WEBHOOKS_ALLOW_PRIVATE = env_bool("GRIDGOV_WEBHOOKS_ALLOW_PRIVATE", False)
+
+# Open311 GeoReport v2 (docs/open311.md): when set, any other jurisdiction_id is a 404; the contact shown by
+# discovery.
+GRIDGOV_OPEN311_JURISDICTION = os.environ.get("GRIDGOV_OPEN311_JURISDICTION", "")
+GRIDGOV_OPEN311_CONTACT = os.environ.get("GRIDGOV_OPEN311_CONTACT", "")
 # Analytics: the governance effectiveness index (docs/kpis.md). The aspects' weights (relative; the index
 # scales them to sum to 1) and, per share indicator, the share (percent) that scores 100.
 GRIDGOV_INDEX_WEIGHTS = env_numbers("GRIDGOV_INDEX_WEIGHTS", {"concept": 0.15, "subjects": 0.25, "methods": 0.25,

@@ -6,7 +6,7 @@ from gridgov.core.schemas import ErrorOut
 
 from . import selectors, services
 from .models import Department
-from .schemas import MeOut, TokenCreated, TokenIn, TokenOut
+from .schemas import MeOut, TokenCreated, TokenIn, TokenNewIn, TokenOut
 
 router = Router(tags=["auth"])
 # Mounted at /api/v1/ beside the cases router: /api/v1/departments.
@@ -37,6 +37,15 @@ def me(request):
 @router.get("/tokens", response={200: list[TokenOut], 401: ErrorOut}, summary="My API tokens")
 def tokens(request):
     return list(selectors.token_list(user=request.auth))
+
+
+@router.post("/tokens", response={201: TokenCreated, 401: ErrorOut, 422: ErrorOut},
+             summary="Create an API token for myself (the token is in this answer only)")
+def token_new(request, payload: TokenNewIn):
+    token, plain = services.token_create(user=request.auth, name=payload.name, by=request.auth,
+                                         expires_at=payload.expires_at)
+    return Status(201, {"id": token.id, "name": token.name, "token": plain, "prefix": token.prefix,
+                 "created_at": token.created_at, "expires_at": token.expires_at})
 
 
 @router.delete("/tokens/{token_id}", response={204: None, 401: ErrorOut, 404: ErrorOut},

@@ -18,13 +18,30 @@ class TokenCreated(Schema):
     expires_at: datetime | None = None
 
 
+class TokenNewIn(Schema):
+    """A token for the authenticated user (no password needed: you are signed in already)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(..., min_length=1, max_length=100, description="A name to recognise the token by")
+    expires_at: datetime | None = Field(None, description="when it stops working (with a time zone; in the future, "
+                                                          "at most ten years away); omit for a token that works "
+                                                          "until revoked")
+
+
 class TokenOut(Schema):
     id: int
     name: str
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None
     revoked_at: datetime | None
+    usable: bool = Field(..., description="neither revoked nor expired")
+
+    @staticmethod
+    def resolve_usable(obj):
+        return obj.is_usable
 
 
 class AreaRef(Schema):

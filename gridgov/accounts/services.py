@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
@@ -18,17 +20,35 @@ class LockedOut(Unauthorized):
     code = "locked_out"
 
 
+# A token meant to last longer than this should be replaced by one without an expiry, consciously.
+MAX_TOKEN_LIFETIME = timedelta(days=3660)
+
+
 def token_create(*, user: User, name: str, by: User | None = None, expires_at=None) -> tuple[ApiToken, str]:
     """Create a token; the plain token is returned once and never stored."""
     name = (name or "").strip()
     if not name:
         raise InvalidInput("A token needs a name.", code="invalid", details=[{"field": "name"}])
+    if len(name) > 100 or "\x00" in name:
+        raise InvalidInput("A token name has at most 100 characters.", code="invalid", details=[{"field": "name"}])
+    if expires_at is not None:
+        now = timezone.now()
+        if timezone.is_naive(expires_at):
+            raise InvalidInput("The expiry needs a time zone.", code="invalid_expiry",
+                               details=[{"field": "expires_at"}])
+        if expires_at <= now:
+            raise InvalidInput("The expiry must be in the future.", code="invalid_expiry",
+                               details=[{"field": "expires_at"}])
+        if expires_at > now + MAX_TOKEN_LIFETIME:
+            raise InvalidInput("The expiry is at most ten years away.", code="invalid_expiry",
+                               details=[{"field": "expires_at"}])
     plain = token_generate()
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name[:100], prefix=plain[:10],
+        token = ApiToken.objects.create(user=user, name=name, prefix=plain[:10],
                                         key_hash=token_hash(plain), expires_at=expires_at)
         audit_log(actor=by or user, action="token.create", obj=token,
-                  after={"name": token.name, "user": user.username, "prefix": token.prefix})
+                  after={"name": token.name, "user": user.username, "prefix": token.prefix,
+                         "expires_at": token.expires_at})
     return token, plain
 
 

@@ -9,33 +9,46 @@ their own area or grids (and everything under it); an area or grid outside it �
 have no figures: every read but the catalogue is a 404 `not_found` for them. Bad parameters are a 422 naming
 the parameter (`invalid_range`, `invalid_period`, `invalid_step`, `invalid_breakdown`, `invalid_level`,
 `unknown_kpi`, or `validation_error` for a value that is not even a date or too long).
+
+The downloads (a dashboard table as xlsx, the monthly report as xlsx or PDF) are the web UI's files, written by
+gridgov.analytics.exports and audited there (`analytics.export`); as in the UI, a role without figures gets a
+403 (a handler may download their department's table).
 """
 
+from urllib.parse import quote
+
+from django.http import HttpResponse
 from django.urls import reverse
 from ninja import Query, Router
 
 from gridgov.cases import selectors as case_selectors
 from gridgov.cases.choices import State
+from gridgov.core.errors import Forbidden
 from gridgov.core.schemas import ErrorOut
 
-from . import selectors
+from . import exports, selectors, views_data
 from .kpis import KPIS
 from .schemas import (
     BreakdownOut,
     BreakdownQuery,
     CasesMapOut,
     CasesMapQuery,
+    ExportQuery,
     HotspotsOut,
     IndexNodeOut,
     IndexRankingOut,
     KpiOut,
+    MapNodesOut,
+    MapNodesQuery,
     NodeQuery,
     RankingOut,
     RankingQuery,
+    ReportQuery,
     SummaryOut,
     TrendOut,
     TrendQuery,
 )
+from .views_common import Params
 
 router = Router(tags=["analytics"])
 
@@ -158,3 +171,91 @@ def cases_map(request, params: Query[CasesMapQuery]):
     } for r in rows[:CASES_MAP_LIMIT]]
     return {"type": "FeatureCollection", "node": node.as_dict(), "features": features,
             "truncated": len(rows) > CASES_MAP_LIMIT, "limit": CASES_MAP_LIMIT}
+
+
+# --- the area-outline layer and the downloads ----------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOWNLOAD_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def _binary(content_type: str, what: str) -> dict:
+    return {"responses": {200: {"description": what, "content": {content_type: {
+        "schema": {"type": "string", "format": "binary"}}}}}}
+
+
+def _params(query, **extra) -> Params:
+    """The web UI's parameters (views_common.Params) from an API query: the exports read nothing else."""
+    period_args = query.period_args() if hasattr(query, "period_args") else {}
+    keep: dict = {}  # the period as given, kept by the links of the map layer (as views_common.read_params)
+    if period_args.get("start") or period_args.get("end"):
+        keep = {k: period_args[k].isoformat() for k in ("start", "end") if period_args[k]}
+    else:
+        keep = {k: str(period_args[k]) for k in ("period", "on") if period_args.get(k)}
+    return Params(period=selectors.parse_period(**period_args) if period_args else None,
+                  area=(query.area or "").strip(), grid=(query.grid or "").strip(),
+                  kpi=(query.kpi or "").strip() or "resolution_rate", keep=keep, **extra)
+
+
+def _download(data: bytes, filename: str, ascii_name: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _reader(user, *, handler_too: bool = False) -> None:
+    # the web UI's rule (analytics.views.export/_report): readers of figures; handlers for their department's table
+    if not (selectors.may_read(user) or (handler_too and views_data.is_handler(user))):
+        raise Forbidden("You may not download figures.")
+
+
+@router.get("/map/nodes", response={200: MapNodesOut, **READ_ERRORS},
+            summary="The dashboard's area outlines: the node's children as GeoJSON shapes valued by a KPI",
+            description=PERIOD_HELP + "Each child of the node (areas: their boundary, or the extent of their grids; "
+                                      "a community: its grids) with its value of `kpi` and rank among the "
+                                      "children, coloured by its third of the ranking; a grid: itself. The same "
+                                      "layer as the web dashboard's map.")
+def map_nodes(request, params: Query[MapNodesQuery]):
+    return views_data.map_nodes(user=request.auth, params=_params(params))
+
+
+@router.get("/export", response={200: None, **DOWNLOAD_ERRORS},
+            summary="One table of a dashboard as an xlsx workbook (audited)",
+            description=PERIOD_HELP + "The table with every KPI and its previous-period value, an About sheet and "
+                                      "the KPI definitions — the web UI's export. `table=department` needs "
+                                      "`department` (a handler: their own). A grid has no ranking or departments "
+                                      "table (422 `invalid_table`).",
+            openapi_extra=_binary(XLSX, "The workbook (Content-Disposition names the file)"))
+def export_table(request, params: Query[ExportQuery]):
+    _reader(request.auth, handler_too=True)
+    data, filename, ascii_name = exports.export_table(user=request.auth, params=_params(
+        params, table=params.table, by=(params.by or "").strip(), level=(params.level or "").strip(),
+        department=(params.department or "").strip()))
+    return _download(data, filename, ascii_name, XLSX)
+
+
+REPORT_HELP = ("The month `month` (YYYY-MM, default the month before this one) of an area or grid (default your "
+               "own): the KPIs against the previous month, the ranking of its children by `kpi`, the categories and "
+               "the governance index — the web UI's monthly report. A bad month: 422 `invalid_period`.")
+
+
+@router.get("/report.xlsx", response={200: None, **DOWNLOAD_ERRORS},
+            summary="The monthly report as an xlsx workbook (audited)", description=REPORT_HELP,
+            openapi_extra=_binary(XLSX, "The workbook (Content-Disposition names the file)"))
+def report_xlsx(request, params: Query[ReportQuery]):
+    _reader(request.auth)
+    data, filename, ascii_name = exports.report_xlsx(user=request.auth,
+                                                     params=_params(params, month=(params.month or "").strip()))
+    return _download(data, filename, ascii_name, XLSX)
+
+
+@router.get("/report.pdf", response={200: None, **DOWNLOAD_ERRORS},
+            summary="The monthly report as a PDF (audited)", description=REPORT_HELP,
+            openapi_extra=_binary("application/pdf", "The PDF (Content-Disposition names the file)"))
+def report_pdf(request, params: Query[ReportQuery]):
+    _reader(request.auth)
+    data, filename, ascii_name = exports.report_pdf(user=request.auth,
+                                                    params=_params(params, month=(params.month or "").strip()))
+    return _download(data, filename, ascii_name, "application/pdf")

@@ -8,8 +8,8 @@ re-read whole (a year row makes a year's figures of many nodes one row each inst
 
 Rows per case event: the case's grid and each area above it with dim "" (everything), its source ("s:") and
 its category's kind ("k:"); each area besides with its main category ("c:") and lead department ("d:"). The hotspot rows ("h:<H3 cell>", resolution
-`HEX_RESOLUTION`, counting reports only) exist at the month grain, for each area, and are recomputed whole for
-each month a changed day falls in.
+`HEX_RESOLUTION`, counting reports only) exist at the month and year grains, for each area: a month's are
+recomputed whole for each month a changed day falls in, and its year's summed again from the months.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections import defaultdict
 
 import h3
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
 from gridgov.cases.models import Case, Step
@@ -243,11 +243,20 @@ def _save(grain: str, start: dt.date, accs: dict) -> None:
              for (node, dim), acc in accs.items() if not acc.empty()])
 
 
-def _save_hexes(month: dt.date, counts: dict[tuple[str, str], int]) -> None:
+def _save_hexes(grain: str, start: dt.date, counts: dict[tuple[str, str], int]) -> None:
     zeros = (0,) * (len(COUNTERS) - 1)
     reported = COUNTERS.index("reported")
-    _insert([(Grain.MONTH, month, node, cell, *zeros[:reported], n, *zeros[reported:], "{}")
-             for (node, cell), n in counts.items()])
+    _insert([(grain, start, node, cell, *zeros[:reported], n, *zeros[reported:], "{}")
+             for (node, cell), n in counts.items() if n])
+
+
+def _year_hexes(year: dt.date) -> None:
+    """The year's hotspot rows, summed from its month rows (a year's map is then one row per cell and area)."""
+    months = Rollup.objects.filter(grain=Grain.MONTH, start__gte=year, start__lt=year.replace(year=year.year + 1),
+                                   dim__startswith="h:")
+    counts = {(r["node"], r["dim"]): r["n"] for r in months.values("node", "dim").annotate(n=Sum("reported"))}
+    Rollup.objects.filter(grain=Grain.YEAR, start=year, dim__startswith="h:").delete()
+    _save_hexes(Grain.YEAR, year, counts)
 
 
 def _apply_delta(grain: str, start: dt.date, delta: dict) -> None:
@@ -290,7 +299,10 @@ def recompute_days(days: set[dt.date]) -> int:
     for month in {_month(day) for day in days}:
         with transaction.atomic():
             Rollup.objects.filter(grain=Grain.MONTH, start=month, dim__startswith="h:").delete()
-            _save_hexes(month, compute_hexes(month))
+            _save_hexes(Grain.MONTH, month, compute_hexes(month))
+    for year in {_year(day) for day in days}:
+        with transaction.atomic():
+            _year_hexes(year)
     return len(days)
 
 
@@ -341,6 +353,7 @@ def rollups_rebuild(*, progress=None) -> dict:
     last = max(local_day(bounds[f]) for f in EVENT_FIELDS if bounds[f] is not None)
     month, days = _month(first), 0
     year_totals: dict[tuple[str, str], Acc] = defaultdict(Acc)
+    year_hexes: dict[tuple[str, str], int] = defaultdict(int)
     while month <= last:
         with transaction.atomic():
             totals: dict[tuple[str, str], Acc] = defaultdict(Acc)
@@ -353,13 +366,17 @@ def rollups_rebuild(*, progress=None) -> dict:
                 day += dt.timedelta(days=1)
                 days += 1
             _save(Grain.MONTH, month, totals)
-            _save_hexes(month, compute_hexes(month))
+            hexes = compute_hexes(month)
+            _save_hexes(Grain.MONTH, month, hexes)
             for key, acc in totals.items():
                 year_totals[key].merge(acc)
+            for key, n in hexes.items():
+                year_hexes[key] += n
             following = _next_month(month)
             if following.year != month.year or following > last:  # the year is complete
                 _save(Grain.YEAR, _year(month), year_totals)
-                year_totals = defaultdict(Acc)
+                _save_hexes(Grain.YEAR, _year(month), year_hexes)
+                year_totals, year_hexes = defaultdict(Acc), defaultdict(int)
         if progress:
             progress(month)
         month = following

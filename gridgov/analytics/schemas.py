@@ -327,3 +327,64 @@ class CasesMapOut(Schema):
     features: list[CaseFeatureOut] = Field(..., description="the most recently reported first")
     truncated: bool = Field(..., description="true: more cases than `limit`; only the first `limit` are given")
     limit: int
+
+
+# --- downloads and the area-outline layer ---------------------------------------------------------------------
+
+class ExportQuery(NodeQuery):
+    """One table of a dashboard, as the web UI's export.xlsx."""
+
+    table: Literal["kpis", "ranking", "breakdown", "departments", "index", "department"] = Field(
+        "ranking", description="kpis, ranking (of the children, or of every area at `level`), breakdown (by `by`), "
+                               "departments (the league), index (the governance index), department (the KPIs of "
+                               "`department`, as its dashboard)")
+    kpi: str = Field("resolution_rate", max_length=40, description="the KPI a ranking or league is ordered by")
+    by: str | None = Field(None, max_length=20, description="breakdown: category, source, department or kind")
+    level: str | None = Field(None, max_length=20, description="ranking: the level ranked (default the children)")
+    department: str | None = Field(None, max_length=64, description="department code (table=department)")
+
+
+class ReportQuery(Schema):
+    area: str | None = Field(None, max_length=40, description="area code; default your own area")
+    grid: str | None = Field(None, max_length=40, description="grid code (instead of area)")
+    month: str | None = Field(None, max_length=7, description="YYYY-MM; default the month before this one")
+    kpi: str = Field("resolution_rate", max_length=40, description="the KPI the ranking is ordered by")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value):
+        return _no_nul(value)
+
+
+class MapNodesQuery(NodeQuery):
+    kpi: str = Field("resolution_rate", max_length=40, description="the KPI each shape is valued and coloured by")
+
+
+class NodePropertiesOut(Schema):
+    code: str
+    name: str
+    level: str = Field(..., description="city, district, street, community or grid")
+    level_label: str | None = Field(None, description="the level in the request's language")
+    url: str = Field(..., description="the shape's dashboard in the web UI (empty for the node itself)")
+    rank: int | None = Field(None, description="its rank by `kpi` among the node's children (null: no value)")
+    value: Value = Field(None, description="its value of `kpi`")
+    value_text: str | None = Field(None, description="the value formatted as on the dashboard")
+    kpi_label: str | None = None
+    colour: str = Field(..., description="best third green, middle amber, last red, no value grey; the node "
+                                         "itself (a grid) blue")
+    self: bool | None = Field(None, description="true: the shape is the node itself (a grid has no children)")
+
+
+class NodeFeatureOut(Schema):
+    type: Literal["Feature"]
+    geometry: dict[str, Any] = Field(..., description="GeoJSON Polygon or MultiPolygon, WGS 84")
+    properties: NodePropertiesOut
+
+
+class MapNodesOut(Schema):
+    type: Literal["FeatureCollection"]
+    node: NodeOut
+    kpi: str
+    features: list[NodeFeatureOut] = Field(..., description="the node's children (areas: their boundary or the "
+                                                             "extent of their grids; a community: its grids); a "
+                                                             "grid: itself")

@@ -23,7 +23,7 @@ from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.core.scope import ALL, in_scope, prefix_q, scope_paths
 from gridgov.geo.models import Area, Grid
 
-from .kpis import BY_CODE, KPIS, values_of
+from .kpis import BY_CODE, KPIS, PERCENTILES, values_of
 from .models import COUNTERS, Grain, Rollup
 from .rollups import EVENT_FIELDS, FIELDS, close_hours, counts_of, day_bounds, keys_of
 
@@ -280,22 +280,27 @@ def kpi_trend(*, user, area: str | None = None, grid: str | None = None, period:
         day = end + dt.timedelta(days=1)
     if len(buckets) > 400:
         raise _bad("step", "too many points: choose a longer step", "invalid_step")
+    # one read for the whole period: each bucket from its whole years' and months' rows and its edge days' rows;
+    # the close-time histograms only when a percentile is asked for (they are most of the bytes read)
+    parts = {bucket: _split(bucket) for bucket in buckets}
+    wanted = {grain: sorted({start for split in parts.values() for start in split[i]})
+              for i, grain in enumerate((Grain.YEAR, Grain.MONTH, Grain.DAY))}
+    fields = [*COUNTERS, "close_hours"] if any(c in PERCENTILES for c in codes) else list(COUNTERS)
+    rows = {(r["grain"], r["start"]): r for r in Rollup.objects.filter(
+        Q(grain=Grain.YEAR, start__in=wanted[Grain.YEAR]) | Q(grain=Grain.MONTH, start__in=wanted[Grain.MONTH])
+        | Q(grain=Grain.DAY, start__in=wanted[Grain.DAY]), node=node.path, dim="").values("grain", "start", *fields)}
     series = []
-    # one read for the whole period, then the buckets from the day rows
-    rows = Rollup.objects.filter(grain=Grain.DAY, node=node.path, dim="", start__gte=period.start,
-                                 start__lte=period.end).values("start", "close_hours", *COUNTERS)
-    by_day = {r["start"]: r for r in rows}
     for bucket in buckets:
         counts, hours = dict.fromkeys(COUNTERS, 0), {}
-        d = bucket.start
-        while d <= bucket.end:
-            r = by_day.get(d)
+        years, months, days = parts[bucket]
+        for key in [*((Grain.YEAR, d) for d in years), *((Grain.MONTH, d) for d in months),
+                    *((Grain.DAY, d) for d in days)]:
+            r = rows.get(key)
             if r:
                 for name in COUNTERS:
                     counts[name] += r[name]
-                for h, n in (r["close_hours"] or {}).items():
+                for h, n in (r.get("close_hours") or {}).items():
                     hours[h] = hours.get(h, 0) + n
-            d += dt.timedelta(days=1)
         series.append({"start": bucket.start.isoformat(), "end": bucket.end.isoformat(),
                        **values_of(counts, hours, codes)})
     return {"node": node.as_dict(), "period": period.as_dict(), "step": step, "kpis": codes, "series": series}
@@ -377,7 +382,7 @@ def kpi_ranking(*, user, area: str | None = None, grid: str | None = None, perio
 
 def hotspots(*, user, area: str | None = None, grid: str | None = None, period: Period) -> dict:
     """Reports per H3 cell in the area, over the whole months the period touches (the hotspot rows are
-    monthly), as GeoJSON polygons."""
+    monthly and yearly), as GeoJSON polygons."""
     node = resolve_node(user=user, area=area, grid=grid)
     if node.level == "grid":
         raise _bad("grid", "hotspots are per area", "invalid_breakdown")
@@ -386,9 +391,12 @@ def hotspots(*, user, area: str | None = None, grid: str | None = None, period: 
     while first <= period.end:
         months.append(first)
         first = _add_months(first, 1)
+    # a calendar year whose twelve months are all touched is read from its year rows
+    years = sorted({m.replace(month=1) for m in months if sum(x.year == m.year for x in months) == 12})
+    rest = [m for m in months if m.replace(month=1) not in years]
     counts: dict[str, int] = defaultdict(int)
-    for dim, n in Rollup.objects.filter(grain=Grain.MONTH, start__in=months, node=node.path,
-                                        dim__startswith="h:").values_list("dim", "reported"):
+    for dim, n in Rollup.objects.filter(Q(grain=Grain.YEAR, start__in=years) | Q(grain=Grain.MONTH, start__in=rest),
+                                        node=node.path, dim__startswith="h:").values_list("dim", "reported"):
         counts[dim[2:]] += n
     features = []
     for cell, n in sorted(counts.items(), key=lambda kv: -kv[1]):

@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Min
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,8 +24,6 @@ from gridgov.accounts.choices import Role
 from gridgov.cases import selectors as case_selectors
 from gridgov.cases.choices import State
 from gridgov.core.errors import ServiceError
-from gridgov.core.scope import prefix_q
-from gridgov.geo.models import Area, Grid
 
 from . import exports, selectors, views_data
 from .kpis import BY_CODE
@@ -314,60 +311,10 @@ def _json_reader(view):
     return wrapped
 
 
-def _bbox(path: str) -> dict | None:
-    box = Grid.objects.filter(prefix_q("path", path)).aggregate(w=Min("min_lon"), s=Min("min_lat"), e=Max("max_lon"),
-                                                                 n=Max("max_lat"))
-    if box["w"] is None:
-        return None
-    w, s, e, n = box["w"], box["s"], box["e"], box["n"]
-    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-
-
-def _shade(rank, ranked: int) -> str:
-    """Green for the best third of the ranking, amber for the middle, red for the last; grey without a value."""
-    if rank is None or not ranked:
-        return "#94a3b8"
-    share = (rank - 1) / ranked
-    return "#16a34a" if share < 1 / 3 else "#f59e0b" if share < 2 / 3 else "#dc2626"
-
-
 @_json_reader
 def map_nodes(request, params):
-    """The node's children as shapes (areas: their boundary, or the extent of their grids; a community: its grids),
-    each with its value of the ranking KPI and the link to its dashboard; a grid: itself."""
-    user = request.user
-    kpi = views_data.check_kpi(params.kpi)
-    node = selectors.resolve_node(user=user, **params.node_kwargs)
-    here = reverse("analytics:dashboard")
-    unit = BY_CODE[kpi].unit
-    features = []
-    if node.level == "grid":
-        grid = Grid.objects.get(code=node.code)
-        features.append({"type": "Feature", "geometry": grid.geometry,
-                         "properties": {"code": node.code, "name": node.name, "level": "grid", "url": "",
-                                        "colour": "#2563eb", "self": True}})
-        return {"type": "FeatureCollection", "node": node.as_dict(), "kpi": kpi, "features": features}
-    ranking = {r["code"]: r for r in selectors.kpi_ranking(user=user, **views_data.node_arg(node),
-                                                           period=params.period, kpi=kpi)["rows"]}
-    ranked = sum(1 for r in ranking.values() if r["rank"] is not None)
-    children = selectors.children_of(node)
-    paths = [c.path for c in children]
-    if node.level == "community":
-        shapes = dict(Grid.objects.filter(path__in=paths).values_list("code", "geometry"))
-    else:
-        shapes = dict(Area.objects.filter(path__in=paths).values_list("code", "geometry"))
-    for child in children:
-        geometry = shapes.get(child.code) or (_bbox(child.path) if child.level != "grid" else None)
-        if not geometry:
-            continue
-        row = ranking.get(child.code, {})
-        features.append({"type": "Feature", "geometry": geometry, "properties": {
-            "code": child.code, "name": child.name, "level": child.level,
-            "level_label": str(LEVEL_LABELS.get(child.level, child.level)),
-            "url": here + node_query(params, child), "rank": row.get("rank"),
-            "value": row.get(kpi), "value_text": fmt(row.get(kpi), unit), "kpi_label": kpi_label(kpi),
-            "colour": _shade(row.get("rank"), ranked)}})
-    return {"type": "FeatureCollection", "node": node.as_dict(), "kpi": kpi, "features": features}
+    """The node's children as shapes, each with its value of the ranking KPI (views_data.map_nodes)."""
+    return views_data.map_nodes(user=request.user, params=params)
 
 
 @_json_reader

@@ -8,19 +8,26 @@ their community, and a department handler's place in the department league table
 
 from __future__ import annotations
 
+from django.db.models import Max, Min
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.choices import Role
 from gridgov.accounts.models import Department
 from gridgov.core.errors import InvalidInput, NotFound
+from gridgov.core.scope import prefix_q
 from gridgov.geo.models import Area, Grid
 
 from . import selectors
 from .kpis import BY_CODE
 from .views_common import (
+    LEVEL_LABELS,
     Params,
+    fmt,
     index_of,
     index_ranking,
+    kpi_label,
+    node_query,
     rank_rows,
     sibling_rows,
     trend_step,
@@ -184,3 +191,61 @@ def scorecard_data(*, user, params: Params) -> dict:
         "of": len(rows),  # every grid of the community (those without a value are last, unranked)
         "index": index_of(user=user, node=node, period=period),
     }
+
+
+# --- the map's area outlines ------------------------------------------------------------------------------------
+
+def _bbox(path: str) -> dict | None:
+    box = Grid.objects.filter(prefix_q("path", path)).aggregate(w=Min("min_lon"), s=Min("min_lat"), e=Max("max_lon"),
+                                                                 n=Max("max_lat"))
+    if box["w"] is None:
+        return None
+    w, s, e, n = box["w"], box["s"], box["e"], box["n"]
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+def _shade(rank, ranked: int) -> str:
+    """Green for the best third of the ranking, amber for the middle, red for the last; grey without a value."""
+    if rank is None or not ranked:
+        return "#94a3b8"
+    share = (rank - 1) / ranked
+    return "#16a34a" if share < 1 / 3 else "#f59e0b" if share < 2 / 3 else "#dc2626"
+
+
+def map_nodes(*, user, params: Params) -> dict:
+    """The dashboard's area-outline layer (a GeoJSON FeatureCollection): the node's children as shapes (areas:
+    their boundary, or the extent of their grids; a community: its grids), each with its value of the ranking KPI,
+    a colour by its third of the ranking and the link to its dashboard; a grid: itself. The dashboard's map
+    (map/nodes.json) and GET /api/v1/analytics/map/nodes both answer this."""
+    kpi = check_kpi(params.kpi)
+    node = selectors.resolve_node(user=user, **params.node_kwargs)
+    here = reverse("analytics:dashboard")
+    unit = BY_CODE[kpi].unit
+    features = []
+    if node.level == "grid":
+        grid = Grid.objects.get(code=node.code)
+        features.append({"type": "Feature", "geometry": grid.geometry,
+                         "properties": {"code": node.code, "name": node.name, "level": "grid", "url": "",
+                                        "colour": "#2563eb", "self": True}})
+        return {"type": "FeatureCollection", "node": node.as_dict(), "kpi": kpi, "features": features}
+    ranking = {r["code"]: r for r in selectors.kpi_ranking(user=user, **node_arg(node),
+                                                           period=params.period, kpi=kpi)["rows"]}
+    ranked = sum(1 for r in ranking.values() if r["rank"] is not None)
+    children = selectors.children_of(node)
+    paths = [c.path for c in children]
+    if node.level == "community":
+        shapes = dict(Grid.objects.filter(path__in=paths).values_list("code", "geometry"))
+    else:
+        shapes = dict(Area.objects.filter(path__in=paths).values_list("code", "geometry"))
+    for child in children:
+        geometry = shapes.get(child.code) or (_bbox(child.path) if child.level != "grid" else None)
+        if not geometry:
+            continue
+        row = ranking.get(child.code, {})
+        features.append({"type": "Feature", "geometry": geometry, "properties": {
+            "code": child.code, "name": child.name, "level": child.level,
+            "level_label": str(LEVEL_LABELS.get(child.level, child.level)),
+            "url": here + node_query(params, child), "rank": row.get("rank"),
+            "value": row.get(kpi), "value_text": fmt(row.get(kpi), unit), "kpi_label": kpi_label(kpi),
+            "colour": _shade(row.get("rank"), ranked)}})
+    return {"type": "FeatureCollection", "node": node.as_dict(), "kpi": kpi, "features": features}

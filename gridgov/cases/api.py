@@ -9,37 +9,45 @@ is a 403; a case outside your scope is a 404, as if it did not exist.
 
 from typing import Annotated
 
+from django.http import FileResponse, HttpResponse
 from ninja import File, Form, Header, Query, Router
 from ninja.files import UploadedFile
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from gridgov.accounts.choices import Role
 from gridgov.accounts.models import Department
 from gridgov.core.errors import Forbidden, InvalidInput, NotFound
+from gridgov.core.pagination import Pagination
 from gridgov.core.schemas import ErrorOut
 
 from . import selectors, services
+from .category_import import category_import_file, category_workbook
+from .models import Attachment
 from .schemas import (
+    CaseCommentIn,
     CaseDetailOut,
     CaseFilterQuery,
     CaseForm,
     CaseIn,
+    CaseMergeIn,
+    CaseNoteIn,
     CaseOut,
+    CaseReasonIn,
+    CategoryImportForm,
+    CategoryImportOut,
     CategoryOut,
-    CommentIn,
     DispatchIn,
     DuplicateOut,
     ExtensionDecisionIn,
     ExtensionRequestIn,
-    MergeIn,
-    NoteIn,
+    QueueCountersOut,
     RateIn,
-    ReasonIn,
     ReportBackIn,
     SummonIn,
     VerifyIn,
 )
+from .views_admin import CategoryUploadForm
 
 router = Router(tags=["cases"])
 
@@ -81,9 +89,20 @@ def _report(request, payload: CaseIn, idempotency_key: str | None, photos=None):
 # --- reads ----------------------------------------------------------------------------------------------------
 
 @router.get("/cases", response={200: list[CaseOut], **READ_ERRORS}, summary="Cases in my scope")
-@paginate(PageNumberPagination)
+@paginate(Pagination)
 def case_list(request, filters: Query[CaseFilterQuery]):
     return selectors.case_list(user=request.auth, filters=filters.dict(exclude_none=True))
+
+
+@router.get("/cases/counters", response={200: QueueCountersOut, 401: ErrorOut},
+            summary="The counters of the queue pages (console, department queue, today) for me",
+            description="In one call, the numbers the web UI's queue pages show, over your whole scope: each "
+                        "console queue (dispatchers, admins), your department's tasks to accept, in progress and "
+                        "overdue (handlers, admins), and the grid member's today (to verify, overdue in my grids, "
+                        "my reports). A page your role does not have is null. Each console queue is also a "
+                        "filtered `GET /cases` whose `count` is the same number.")
+def case_counters(request):
+    return selectors.queue_page_counters(user=request.auth)
 
 
 @router.get("/cases/{int:case_id}", response={200: CaseDetailOut, **READ_ERRORS},
@@ -99,6 +118,30 @@ def case_duplicates(request, case_id: int):
     if request.auth.role != Role.DISPATCHER and not request.auth.is_admin_role:
         raise Forbidden("Only dispatchers look for duplicates.")
     return selectors.case_duplicates(case=case, user=request.auth)
+
+
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+@router.get("/cases/attachments/{int:attachment_id}", response={200: None, **READ_ERRORS},
+            summary="A case photo (the `api_url` of an attachment)",
+            description="The image as stored (JPEG, PNG or WebP; location and time kept, other metadata stripped), "
+                        "for whoever may see its case; 404 otherwise.",
+            openapi_extra={"responses": {200: {"description": "The photo", "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in PHOTO_TYPES}}}})
+def case_attachment(request, attachment_id: int):
+    att = Attachment.objects.filter(pk=attachment_id).first()
+    if att is None:
+        raise NotFound("No such attachment.")
+    selectors.case_get(user=request.auth, case_id=att.case_id)  # a case out of scope: 404, as for the case
+    try:
+        handle = att.file.open("rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise NotFound("The file is missing.") from exc
+    response = FileResponse(handle, content_type=att.content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # --- intake ---------------------------------------------------------------------------------------------------
@@ -122,19 +165,19 @@ def case_create_upload(request, payload: Form[CaseForm], photos: Photos = None,
 # --- the workflow: one path per action ------------------------------------------------------------------------
 
 @router.post("/cases/{int:case_id}/register", response=ACTION, summary="Register (立案) a reported case")
-def case_register(request, case_id: int, payload: NoteIn):
+def case_register(request, case_id: int, payload: CaseNoteIn):
     services.case_register(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
     return _detail(request, case_id)
 
 
 @router.post("/cases/{int:case_id}/reject", response=ACTION, summary="Refuse to register (不予立案)")
-def case_reject(request, case_id: int, payload: ReasonIn):
+def case_reject(request, case_id: int, payload: CaseReasonIn):
     services.case_reject(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
     return _detail(request, case_id)
 
 
 @router.post("/cases/{int:case_id}/merge", response=ACTION, summary="Merge into another case as a duplicate")
-def case_merge(request, case_id: int, payload: MergeIn):
+def case_merge(request, case_id: int, payload: CaseMergeIn):
     services.case_merge(case_id=case_id, into_id=payload.into, by=request.auth, version=payload.version,
                         note=payload.note)
     return _detail(request, case_id)
@@ -151,25 +194,25 @@ def case_dispatch(request, case_id: int, payload: DispatchIn):
 
 
 @router.post("/cases/{int:case_id}/accept", response=ACTION, summary="Accept (签收) as a department handler")
-def case_accept(request, case_id: int, payload: NoteIn):
+def case_accept(request, case_id: int, payload: CaseNoteIn):
     services.case_accept(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
     return _detail(request, case_id)
 
 
 @router.post("/cases/{int:case_id}/return", response=ACTION, summary="Return (回退): not our department")
-def case_return(request, case_id: int, payload: ReasonIn):
+def case_return(request, case_id: int, payload: CaseReasonIn):
     services.case_return(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
     return _detail(request, case_id)
 
 
 @router.post("/cases/{int:case_id}/suspend", response=ACTION, summary="Suspend (挂账): the clock stops")
-def case_suspend(request, case_id: int, payload: ReasonIn):
+def case_suspend(request, case_id: int, payload: CaseReasonIn):
     services.case_suspend(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
     return _detail(request, case_id)
 
 
 @router.post("/cases/{int:case_id}/resume", response=ACTION, summary="Resume a suspended case")
-def case_resume(request, case_id: int, payload: NoteIn):
+def case_resume(request, case_id: int, payload: CaseNoteIn):
     services.case_resume(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
     return _detail(request, case_id)
 
@@ -208,13 +251,13 @@ def case_verify_upload(request, case_id: int, payload: Form[VerifyIn], photos: P
 
 
 @router.post("/cases/{int:case_id}/close", response=ACTION, summary="Close (结案) a verified case")
-def case_close(request, case_id: int, payload: NoteIn):
+def case_close(request, case_id: int, payload: CaseNoteIn):
     services.case_close(case_id=case_id, by=request.auth, version=payload.version, note=payload.note)
     return _detail(request, case_id)
 
 
 @router.post("/cases/{int:case_id}/reopen", response=ACTION, summary="Reopen a closed case (within the period)")
-def case_reopen(request, case_id: int, payload: ReasonIn):
+def case_reopen(request, case_id: int, payload: CaseReasonIn):
     services.case_reopen(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
     return _detail(request, case_id)
 
@@ -245,7 +288,7 @@ def case_summon(request, case_id: int, payload: SummonIn):
 
 
 @router.post("/cases/{int:case_id}/supervise", response=ACTION, summary="Supervise (督办) as a leader")
-def case_supervise(request, case_id: int, payload: ReasonIn):
+def case_supervise(request, case_id: int, payload: CaseReasonIn):
     services.case_supervise(case_id=case_id, by=request.auth, reason=payload.reason, version=payload.version)
     return _detail(request, case_id)
 
@@ -259,12 +302,56 @@ def case_rate(request, case_id: int, payload: RateIn):
 
 
 @router.post("/cases/{int:case_id}/comment", response=ACTION, summary="Add an internal comment to the timeline")
-def case_comment(request, case_id: int, payload: CommentIn):
+def case_comment(request, case_id: int, payload: CaseCommentIn):
     services.case_comment(case_id=case_id, by=request.auth, note=payload.note, version=payload.version)
     return _detail(request, case_id)
 
 
 # --- categories -----------------------------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Spreadsheet = Annotated[UploadedFile, File(
+    ..., description="The categories as .xlsx or .csv (UTF-8 or GBK), at most 5 MB: the columns of the template")]
+
+
+def _admin_only(user) -> None:
+    if not user.is_admin_role:
+        raise Forbidden("Only administrators import categories.")
+
+
+@router.post("/categories/import", response={200: CategoryImportOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+             summary="Import categories from a spreadsheet (administrators; multipart/form-data)",
+             description="All or nothing, as the web UI's import page: every row is checked first; any problem "
+                         "refuses the whole file with a 422 `invalid_file` whose `details` list every problem as "
+                         "`{line, column, reason, code}` (line 0: the file as a whole), and nothing is written. "
+                         "An accepted file creates categories by code or updates them (one audited transaction); "
+                         "with `dry_run=true` it is only checked. Too large (over 5 MB) or not .xlsx/.csv: 422 "
+                         "`invalid_file` naming `spreadsheet`.")
+def category_import(request, spreadsheet: Spreadsheet, payload: Form[CategoryImportForm]):
+    _admin_only(request.auth)
+    # The web UI's upload form holds the limits (size, file type): the API applies the very same.
+    form = CategoryUploadForm(data={"dry_run": payload.dry_run}, files={"file": spreadsheet})
+    if not form.is_valid():
+        message = " ".join(str(m) for m in form.errors.get("file", form.errors.get("__all__", [])))
+        raise InvalidInput(f"spreadsheet: {message}", code="invalid_file",
+                           details=[{"field": "spreadsheet", "message": message}])
+    return category_import_file(file=spreadsheet, filename=spreadsheet.name, by=request.auth,
+                                dry_run=payload.dry_run)
+
+
+@router.get("/categories/import/template.xlsx", response={200: None, 401: ErrorOut, 403: ErrorOut},
+            summary="The category import template (.xlsx; administrators)",
+            description="The headers, a sheet explaining each column, and the department codes. With "
+                        "`current=true`, the current categories filled in: edit them and import the file back.",
+            openapi_extra={"responses": {200: {"description": "The workbook, as an attachment", "content": {
+                XLSX: {"schema": {"type": "string", "format": "binary"}}}}}})
+def category_template(request, current: bool = False):
+    _admin_only(request.auth)
+    response = HttpResponse(category_workbook(with_categories=current), content_type=XLSX)
+    name = "categories.xlsx" if current else "categories-template.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
 
 @router.get("/categories", response={200: list[CategoryOut], 401: ErrorOut},
             summary="Active categories, each main class followed by its subclasses")

@@ -61,17 +61,17 @@ class CaseForm(CaseIn):
     extra: Json[dict[str, Any]] | None = Field(None, description='a JSON object, e.g. {"size": "small"}')
 
 
-class NoteIn(Schema):
+class CaseNoteIn(Schema):
     version: int | None = VERSION
     note: str = Field("", max_length=2000)
 
 
-class ReasonIn(Schema):
+class CaseReasonIn(Schema):
     version: int | None = VERSION
     reason: str = Field(..., max_length=2000)
 
 
-class MergeIn(Schema):
+class CaseMergeIn(Schema):
     version: int | None = VERSION
     into: int = Field(..., description="id of the open case this one duplicates")
     note: str = Field("", max_length=2000)
@@ -121,7 +121,7 @@ class RateIn(Schema):
     comment: str = Field("", max_length=300)
 
 
-class CommentIn(Schema):
+class CaseCommentIn(Schema):
     version: int | None = VERSION
     note: str = Field(..., max_length=2000)
 
@@ -191,7 +191,8 @@ class TaskOut(Schema):
 class AttachmentOut(Schema):
     id: int
     kind: str
-    url: str
+    url: str = Field(..., description="the photo on the web UI (a signed-in session)")
+    api_url: str = Field(..., description="the photo through the API (a bearer token)")
     content_type: str
     width: int
     height: int
@@ -206,8 +207,12 @@ class AttachmentOut(Schema):
         except NoReverseMatch:
             return f"/cases/attachments/{obj.pk}/"
 
+    @staticmethod
+    def resolve_api_url(obj):
+        return reverse("api:case_attachment", args=[obj.pk])
 
-class StepOut(Schema):
+
+class TimelineStepOut(Schema):
     action: str
     from_state: str
     to_state: str
@@ -268,7 +273,7 @@ class CaseDetailOut(CaseOut):
     tasks: list[TaskOut]
     attachments: list[AttachmentOut]
     extensions: list[ExtensionOut]
-    timeline: list[StepOut]
+    timeline: list[TimelineStepOut]
     allowed_actions: list[str] = Field(..., description="what you may do now; verify_ok/verify_fail are "
                                                         "POST …/verify, approve_/reject_extension are "
                                                         "POST …/decide_extension")
@@ -338,3 +343,52 @@ class CategoryOut(Schema):
     @staticmethod
     def resolve_default_department(obj):
         return obj.default_department.code if obj.default_department_id else None
+
+
+# --- category import and the queue pages' counters -----------------------------------------------------------
+
+class CategoryImportForm(Schema):
+    dry_run: bool = Field(False, description="true: check the file and report what would change; write nothing")
+
+
+class CategoryImportOut(Schema):
+    """A file that was accepted (whole): how many rows, which codes it creates and which it updates."""
+
+    dry_run: bool
+    rows: int
+    created: list[str] = Field(..., description="codes of the categories the file creates")
+    updated: list[str] = Field(..., description="codes of the existing categories it updates")
+
+
+class ConsoleCountsOut(Schema):
+    open: int
+    to_register: int
+    to_dispatch: int
+    returned: int = Field(..., description="registered again after a department returned them")
+    extensions: int = Field(..., description="cases with an extension request to decide")
+    handling: int = Field(..., description="dispatched, in progress or suspended")
+    to_verify: int
+    to_close: int
+    overdue: int = Field(..., description="open and overdue")
+    all: int
+
+
+class DepartmentCountsOut(Schema):
+    pending: int = Field(..., description="tasks of my department to accept")
+    accepted: int = Field(..., description="tasks accepted, being handled")
+    overdue: int = Field(..., description="tasks to accept or being handled, past their due time")
+
+
+class TodayCountsOut(Schema):
+    to_verify: int = Field(..., description="handled cases in my scope awaiting verification")
+    overdue: int = Field(..., description="open overdue cases in my grids")
+    my_reports: int = Field(..., description="cases I reported")
+
+
+class QueueCountersOut(Schema):
+    """The counters of each queue page you may open; null for a page your role does not have."""
+
+    console: ConsoleCountsOut | None = Field(None, description="the dispatcher's console (dispatchers, admins)")
+    department: DepartmentCountsOut | None = Field(
+        None, description="the department queue (handlers, admins; all zero without a department)")
+    today: TodayCountsOut | None = Field(None, description="the grid member's today page (grid members)")

@@ -13,14 +13,15 @@ import math
 from datetime import timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from gridgov.accounts.choices import Role
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.core.scope import ALL, scope_paths, scope_q
 
-from .choices import OPEN_STATES, State
+from .choices import OPEN_STATES, ExtensionState, State, TaskState
 from .filters import CaseFilter
-from .models import Case, Category
+from .models import Case, Category, Task
 
 EARTH_M_PER_DEG = 111_320.0
 
@@ -133,3 +134,92 @@ def category_tree(*, active_only: bool = True) -> list[dict]:
     return [{"category": p, "children": [c for c in cats if c.parent_id == p.pk]} for p in parents]
 
 
+
+
+# --- the queue pages: the console's queues, the department's tasks, the grid member's today -------------------
+
+# Which cases each console queue holds (its label and hint live with the page).
+CONSOLE_QUEUES: dict[str, Q] = {
+    "open": Q(state__in=OPEN_STATES),
+    "to_register": Q(state=State.REPORTED),
+    "to_dispatch": Q(state=State.REGISTERED),
+    "returned": Q(state=State.REGISTERED, return_count__gt=0),
+    "extensions": Q(extensions__state=ExtensionState.PENDING),
+    "handling": Q(state__in=[State.DISPATCHED, State.IN_PROGRESS, State.SUSPENDED]),
+    "to_verify": Q(state=State.HANDLED),
+    "to_close": Q(state=State.VERIFIED),
+    "overdue": Q(state__in=OPEN_STATES, overdue=True),
+    "all": Q(),
+}
+# Queues joining a to-many relation: a case with two pending requests would be listed twice.
+_DISTINCT_QUEUES = {"extensions"}
+
+
+def case_queue(*, user, key: str, filters: dict | None = None) -> QuerySet[Case]:
+    """The cases of one console queue (unknown keys: "open"), within scope and the CaseFilter `filters`."""
+    key = key if key in CONSOLE_QUEUES else "open"
+    cases = case_list(user=user, filters=filters).filter(CONSOLE_QUEUES[key])
+    return cases.distinct() if key in _DISTINCT_QUEUES else cases
+
+
+def console_counts(*, user) -> dict[str, int]:
+    """The number of cases in each console queue, over the user's whole scope."""
+    counts = case_queue_counts(user=user)
+    scoped = _scoped(user)
+    return {
+        "open": sum(counts[s] for s in OPEN_STATES),
+        "to_register": counts[State.REPORTED],
+        "to_dispatch": counts[State.REGISTERED],
+        "returned": scoped.filter(CONSOLE_QUEUES["returned"]).order_by().values("pk").distinct().count(),
+        "extensions": scoped.filter(CONSOLE_QUEUES["extensions"]).order_by().values("pk").distinct().count(),
+        "handling": counts[State.DISPATCHED] + counts[State.IN_PROGRESS] + counts[State.SUSPENDED],
+        "to_verify": counts[State.HANDLED],
+        "to_close": counts[State.VERIFIED],
+        "overdue": counts["overdue_open"],
+        "all": sum(v for k, v in counts.items() if k in State.values),
+    }
+
+
+DEPARTMENT_TABS = ("pending", "accepted", "overdue")
+
+
+def department_tasks(*, user, filters: dict | None = None) -> dict[str, QuerySet[Task]]:
+    """The tasks of the user's department on open cases, per tab of the department queue: to accept, in
+    progress, and overdue (either, past its due time). No department: empty tabs."""
+    tasks = Task.objects.none()
+    if user.department_id is not None:
+        cases = case_list(user=user, filters=filters)
+        tasks = Task.objects.filter(department_id=user.department_id, case_id__in=cases.values("pk"),
+                                    case__state__in=OPEN_STATES)
+    live = tasks.filter(state__in=[TaskState.PENDING, TaskState.ACCEPTED])
+    return {"pending": live.filter(state=TaskState.PENDING), "accepted": live.filter(state=TaskState.ACCEPTED),
+            "overdue": live.filter(due_at__lt=timezone.now())}
+
+
+def department_counts(*, user, filters: dict | None = None) -> dict[str, int]:
+    return {key: qs.count() for key, qs in department_tasks(user=user, filters=filters).items()}
+
+
+def today_lists(*, user) -> dict[str, QuerySet[Case]]:
+    """The grid member's "today": handled cases to verify, overdue open cases in their grids, their own reports."""
+    return {
+        "to_verify": case_list(user=user, filters={"state": [State.HANDLED]}).order_by("handled_at"),
+        "overdue": (case_list(user=user, filters={"open": True, "overdue": True})
+                    .filter(grid__in=user.grids.all()).order_by("reported_at")),
+        "my_reports": case_list(user=user).filter(reporter=user).order_by("-reported_at"),
+    }
+
+
+def today_counts(*, user) -> dict[str, int]:
+    return {key: qs.count() for key, qs in today_lists(user=user).items()}
+
+
+def queue_page_counters(*, user) -> dict[str, dict[str, int] | None]:
+    """The counters of the queue pages the user may open (the others None), as the pages show them: the
+    console (dispatchers, admins), the department queue (handlers, admins), today (grid members)."""
+    admin = user.is_admin_role
+    return {
+        "console": console_counts(user=user) if user.role == Role.DISPATCHER or admin else None,
+        "department": department_counts(user=user) if user.role == Role.HANDLER or admin else None,
+        "today": today_counts(user=user) if user.role == Role.GRID_MEMBER else None,
+    }

@@ -24,7 +24,7 @@ from gridgov.geo.coords import to_wgs84
 from gridgov.geo.locator import locate
 
 from . import selectors, services
-from .choices import Action, Source, State
+from .choices import STATE_EXPLAINED, Action, Source, State
 from .forms_public import (
     OUTSIDE_AREA_MESSAGE,
     PublicReportForm,
@@ -36,24 +36,6 @@ from .forms_public import (
 )
 from .services import RateLimited
 
-STATE_EXPLAINED = {
-    State.REPORTED: _("Your report has been received. The command centre will check it and register it."),
-    State.REGISTERED: _("Your report has been registered. It will be sent to the department responsible."),
-    State.DISPATCHED: _("It has been sent to the department responsible, who will take it on shortly."),
-    State.IN_PROGRESS: _("The department responsible is working on it."),
-    State.SUSPENDED: _("It is on hold: it cannot be solved right now (for example because of funds, season or "
-                       "planning). It will be taken up again."),
-    State.HANDLED: _("The department reports that the problem is solved. Please check on the spot and tell us "
-                     "whether it really is."),
-    State.VERIFIED: _("The solution has been confirmed on the spot. The report will be closed."),
-    State.CLOSED: _("The report is closed: the problem was solved."),
-    State.REJECTED: _("This report could not be taken on (for example it is not a matter for this service, or "
-                      "there was not enough information to find the problem)."),
-    State.MERGED: _("Someone had already reported the same problem: your report was joined to that report, "
-                    "which is followed up instead."),
-    State.CONVERTED: _("This is a dispute between people: it has been passed to the mediators (人民调解), who will "
-                       "contact the parties."),
-}
 LOOKUP_MISSES_PER_HOUR = getattr(settings, "GRIDGOV_PUBLIC_TRACK_MISSES_PER_HOUR", 30)
 MAP_MAX_GRIDS = 300
 

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +32,7 @@ from gridgov.geo import selectors as geo_selectors
 from gridgov.geo.models import Area
 
 from . import selectors, services
-from .choices import OPEN_STATES, ExtensionState, Source, State, TaskState
+from .choices import OPEN_STATES, Source, State
 from .models import Case, Task
 
 PAGE_SIZE = 25
@@ -76,41 +76,23 @@ def case_filters(request) -> QueryDict:
 class Queue:
     key: str
     label: str
-    q: Q
     hint: str = ""
 
 
+# The console's queues as the page lists them; which cases each holds is selectors.CONSOLE_QUEUES.
 QUEUES = [
-    Queue("open", _("All open"), Q(state__in=OPEN_STATES)),
-    Queue("to_register", _("To register"), Q(state=State.REPORTED), _("reported")),
-    Queue("to_dispatch", _("To dispatch"), Q(state=State.REGISTERED), _("registered")),
-    Queue("returned", _("Returned"), Q(state=State.REGISTERED, return_count__gt=0), _("to dispatch again")),
-    Queue("extensions", _("Extension requests"), Q(extensions__state=ExtensionState.PENDING), _("to decide")),
-    Queue("handling", _("Being handled"), Q(state__in=[State.DISPATCHED, State.IN_PROGRESS, State.SUSPENDED])),
-    Queue("to_verify", _("Awaiting verification"), Q(state=State.HANDLED), _("handled")),
-    Queue("to_close", _("To close"), Q(state=State.VERIFIED), _("verified")),
-    Queue("overdue", _("Overdue"), Q(state__in=OPEN_STATES, overdue=True), _("open")),
-    Queue("all", _("All cases"), Q()),
+    Queue("open", _("All open")),
+    Queue("to_register", _("To register"), _("reported")),
+    Queue("to_dispatch", _("To dispatch"), _("registered")),
+    Queue("returned", _("Returned"), _("to dispatch again")),
+    Queue("extensions", _("Extension requests"), _("to decide")),
+    Queue("handling", _("Being handled")),
+    Queue("to_verify", _("Awaiting verification"), _("handled")),
+    Queue("to_close", _("To close"), _("verified")),
+    Queue("overdue", _("Overdue"), _("open")),
+    Queue("all", _("All cases")),
 ]
 QUEUE_BY_KEY = {q.key: q for q in QUEUES}
-
-
-def queue_counts(*, user) -> dict[str, int]:
-    """The number of cases in each console queue, over the user's whole scope."""
-    counts = selectors.case_queue_counts(user=user)
-    scoped = selectors.case_list(user=user)
-    return {
-        "open": sum(counts[s] for s in OPEN_STATES),
-        "to_register": counts[State.REPORTED],
-        "to_dispatch": counts[State.REGISTERED],
-        "returned": scoped.filter(QUEUE_BY_KEY["returned"].q).count(),
-        "extensions": scoped.filter(QUEUE_BY_KEY["extensions"].q).values("pk").distinct().count(),
-        "handling": counts[State.DISPATCHED] + counts[State.IN_PROGRESS] + counts[State.SUSPENDED],
-        "to_verify": counts[State.HANDLED],
-        "to_close": counts[State.VERIFIED],
-        "overdue": counts["overdue_open"],
-        "all": sum(v for k, v in counts.items() if k in State.values),
-    }
 
 
 def current_due(case: Case):
@@ -137,11 +119,10 @@ def _table_context(request, *, queue: Queue | None = None, duplicates: bool = Fa
     filters = case_filters(request)
     error, cases = "", Case.objects.none()
     try:
-        cases = selectors.case_list(user=request.user, filters=filters)
+        cases = (selectors.case_list(user=request.user, filters=filters) if queue is None
+                 else selectors.case_queue(user=request.user, key=queue.key, filters=filters))
     except InvalidInput as exc:
         error = exc.message
-    if queue is not None and queue.q:
-        cases = cases.filter(queue.q).distinct() if queue.key == "extensions" else cases.filter(queue.q)
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = decorate(page.object_list, duplicates_for=request.user if duplicates else None)
     base = filters.copy()
@@ -205,7 +186,7 @@ def console(request):
                    next_url=request.get_full_path())
     if _is_htmx(request):
         return render(request, "cases/_q_case_table.html", context, status=200)
-    counts = queue_counts(user=request.user)
+    counts = selectors.console_counts(user=request.user)
     area = map_area(request.user)
     context.update(
         queues=[(q, counts[q.key]) for q in QUEUES],
@@ -220,12 +201,10 @@ def console_map(request):
     """The open cases of the console's current filter as GeoJSON points (at most MAP_LIMIT)."""
     queue = QUEUE_BY_KEY.get(request.GET.get("queue") or "open", QUEUE_BY_KEY["open"])
     try:
-        cases = selectors.case_list(user=request.user, filters=case_filters(request))
+        cases = selectors.case_queue(user=request.user, key=queue.key, filters=case_filters(request))
     except InvalidInput as exc:
         return JsonResponse({"code": exc.code, "message": exc.message, "details": exc.details}, status=400)
-    cases = cases.filter(queue.q).filter(state__in=OPEN_STATES)
-    if queue.key == "extensions":
-        cases = cases.distinct()
+    cases = cases.filter(state__in=OPEN_STATES)
     rows = list(cases.order_by("-reported_at").values("pk", "number", "state", "lon", "lat", "overdue",
                                                       "category__name")[:MAP_LIMIT + 1])
     labels = dict(State.choices)
@@ -305,18 +284,13 @@ def department_queue(request):
     """The department's tasks: to accept and in progress, the most urgent (overdue) first."""
     department = request.user.department
     filters = case_filters(request)
-    error, tasks = "", Task.objects.none()
-    if department is not None:
-        try:
-            cases = selectors.case_list(user=request.user, filters=filters)
-            tasks = Task.objects.filter(department=department, case_id__in=cases.values("pk"),
-                                        case__state__in=OPEN_STATES)
-        except InvalidInput as exc:
-            error = exc.message
+    error = ""
+    try:
+        by_tab = selectors.department_tasks(user=request.user, filters=filters)
+    except InvalidInput as exc:
+        error = exc.message
+        by_tab = {key: Task.objects.none() for key in selectors.DEPARTMENT_TABS}
     now = timezone.now()
-    live = tasks.filter(state__in=[TaskState.PENDING, TaskState.ACCEPTED])
-    by_tab = {"pending": live.filter(state=TaskState.PENDING), "accepted": live.filter(state=TaskState.ACCEPTED),
-              "overdue": live.filter(due_at__lt=now)}
     counts = {key: qs.count() for key, qs in by_tab.items()}
     tab = request.GET.get("tab")
     if tab not in by_tab:
@@ -341,12 +315,8 @@ def department_queue(request):
 
 @role_required(Role.GRID_MEMBER, admin=False)
 def today(request):
-    user = request.user
-    my_grids = Q(grid__in=user.grids.all())
-    to_verify = selectors.case_list(user=user, filters={"state": [State.HANDLED]}).order_by("handled_at")
-    overdue = (selectors.case_list(user=user, filters={"open": True, "overdue": True}).filter(my_grids)
-               .order_by("reported_at"))
-    mine = selectors.case_list(user=user).filter(reporter=user).order_by("-reported_at")
+    lists = selectors.today_lists(user=request.user)
+    to_verify, overdue, mine = lists["to_verify"], lists["overdue"], lists["my_reports"]
     context = {
         "to_verify": decorate(to_verify[:50]),
         "to_verify_count": to_verify.count(),

@@ -1,11 +1,13 @@
 """The inbox API (mounted at /api/v1/inbox/): my notifications, the unread count, marking read."""
 
 from datetime import datetime
+from typing import Literal
 
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from . import notifications
+from .pagination import Pagination, ordered
 from .schemas import ErrorOut
 
 router = Router(tags=["inbox"])
@@ -13,6 +15,7 @@ router = Router(tags=["inbox"])
 
 class InboxQuery(Schema):
     unread: bool | None = Field(None, description="true: unread notifications only")
+    ordering: Literal["created_at", "-created_at"] | None = Field(None, description="default: newest first")
 
 
 class NotificationOut(Schema):
@@ -51,9 +54,10 @@ class ReadOut(Schema):
 
 @router.get("", response={200: list[NotificationOut], 401: ErrorOut, 422: ErrorOut},
             summary="My notifications, newest first")
-@paginate(PageNumberPagination)
+@paginate(Pagination)
 def inbox_list(request, filters: Query[InboxQuery]):
-    return notifications.inbox(user=request.auth, unread_only=bool(filters.unread))
+    return ordered(notifications.inbox(user=request.auth, unread_only=bool(filters.unread)), filters.ordering,
+                   {"created_at": "created_at"})
 
 
 @router.get("/unread-count", response={200: UnreadOut, 401: ErrorOut}, summary="How many unread notifications")

@@ -13,11 +13,12 @@ The literal paths (warnings, measures, map, queue, from-case) are registered bef
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
-from ninja import Field, Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Query, Router
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from gridgov.core.errors import Forbidden, NotFound
+from gridgov.core.pagination import Pagination
 from gridgov.core.schemas import ErrorOut
 
 from . import selectors, services
@@ -55,14 +56,6 @@ ACTION = {200: DisputeDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 40
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF = "application/pdf"
 
-
-class Pagination(PageNumberPagination):
-    """Page numbers as the other lists, with a bound on `page` (a huge page number is a 422, not an SQL
-    overflow)."""
-
-    class Input(Schema):
-        page: int = Field(1, ge=1, le=1_000_000)
-        page_size: int | None = Field(None, ge=1)
 
 
 def _detail(request, dispute_id: int):

@@ -575,7 +575,7 @@ class MeasuresOut(Schema):
     groups: list[MeasureGroupOut]
 
 
-class PointOut(Schema):
+class DisputePointOut(Schema):
     type: Literal["Point"]
     coordinates: list[float] = Field(..., description="[lon, lat], WGS 84")
 
@@ -597,7 +597,7 @@ class MapPropertiesOut(Schema):
 
 class MapFeatureOut(Schema):
     type: Literal["Feature"]
-    geometry: PointOut
+    geometry: DisputePointOut
     properties: MapPropertiesOut
 
 

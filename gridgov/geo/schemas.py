@@ -116,3 +116,45 @@ class LocateOut(Schema):
 class FeatureCollectionOut(Schema):
     type: Literal["FeatureCollection"]
     features: list[dict[str, Any]]
+
+
+class AddressHitOut(Schema):
+    id: int
+    full_text: str
+    grid: str = Field(..., description="code of the grid")
+    community: str = Field(..., description="code of the community")
+    lon: float | None
+    lat: float | None
+
+    @staticmethod
+    def resolve_grid(obj):
+        return obj.grid.code
+
+    @staticmethod
+    def resolve_community(obj):
+        return obj.community.code
+
+
+class SearchQuery(Schema):
+    q: str = Field(..., min_length=1, max_length=100,
+                   description="a code prefix or part of a name (areas, grids) or of an address")
+    limit: int = Field(20, ge=1, le=50, description="at most this many of each kind")
+
+
+class SearchOut(Schema):
+    areas: list[AreaOut] = Field(..., description="as GET /geo/areas finds them (your scope and the way to it)")
+    grids: list[GridOut]
+    addresses: list[AddressHitOut] = Field(..., description="standard addresses (标准地址) in your scope")
+
+
+class GeoImportForm(Schema):
+    dry_run: bool = Field(False, description="true: check the file and report what would change; write nothing")
+
+
+class GeoImportOut(Schema):
+    """An accepted file: per level (city … community, grid), how many it creates and updates, and what moved."""
+
+    dry_run: bool
+    created: dict[str, int]
+    updated: dict[str, int]
+    moved: list[str] = Field(..., description="codes of the existing areas and grids put under another parent")

@@ -80,3 +80,20 @@ def grid_outlines_in_bbox(*, west: float, south: float, east: float, north: floa
     the caller can tell "too many"."""
     grids = Grid.objects.filter(min_lon__lte=east, max_lon__gte=west, min_lat__lte=north, max_lat__gte=south)
     return list(grids.order_by("path").values("name", "geometry")[:limit + 1])
+
+
+def geo_search(*, user, q: str, limit: int = 20) -> dict[str, list]:
+    """Areas, grids and standard addresses matching `q`, each as its own list would find them (areas and grids
+    by code prefix or part of the name, addresses by part of the full text), within the user's scope; at most
+    `limit` of each, in tree / code / address order."""
+    from gridgov.residents.selectors import address_list  # the addresses' reader lives with the registry
+
+    q = (q or "").strip()
+    if not q:
+        raise InvalidInput("q: enter a code, a name or part of an address.", code="invalid_filter",
+                           details=[{"field": "q", "message": "required"}])
+    return {
+        "areas": list(area_list(user=user, filters={"q": q}).order_by("path")[:limit]),
+        "grids": list(grid_list(user=user, filters={"q": q}).order_by("code")[:limit]),
+        "addresses": list(address_list(user=user, q=q)[:limit]),
+    }

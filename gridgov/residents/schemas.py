@@ -20,6 +20,15 @@ class PeopleQuery(Schema):
     grid: str | None = Field(None, max_length=32, description="grid code")
     tag: str | None = Field(None, max_length=30, description="key-population tag code")
     status: str | None = Field("active", description="active, moved_out, deceased; empty for all")
+    ordering: Literal["name", "-name", "completeness", "-completeness", "confirmed_at", "-confirmed_at",
+                      "created_at", "-created_at"] | None = Field(None, description="default: by name")
+
+
+class PeopleSearchIn(PeopleQuery):
+    """The filters of GET /residents/people in a body: an ID number or phone searched for stays out of URLs,
+    browser history and access logs (as the web UI's search, which posts too)."""
+
+    model_config = {"extra": "forbid"}
 
 
 class ResidentPatch(Schema):
@@ -150,17 +159,28 @@ class HouseOut(Schema):
     floor_area: float | None
     owner_name: str
     rented: bool
+    active_residents: int = Field(..., description="residents living there now (status active)")
 
     @staticmethod
     def resolve_address(obj) -> str:
         return obj.address.full_text
 
     @staticmethod
+    def resolve_active_residents(obj) -> int:
+        counted = getattr(obj, "n_residents", None)  # annotated by the lists
+        return counted if counted is not None else obj.residents.filter(status="active").count()
+
+    @staticmethod
     def resolve_grid(obj) -> str:
         return obj.grid.code
 
 
-class MemberOut(Schema):
+class HouseDetailOut(HouseOut):
+    residents: list[ResidentOut] = Field(..., alias="resident_rows",
+                                         description="everyone recorded at the house (any status), masked")
+
+
+class HouseholdMemberOut(Schema):
     id: int
     name: str
     relation: str
@@ -178,7 +198,7 @@ class HouseholdOut(Schema):
     grid: str
     house: int | None = Field(None, alias="house_id")
     address: str
-    members: list[MemberOut] = Field(default_factory=list, alias="member_rows")
+    members: list[HouseholdMemberOut] = Field(default_factory=list, alias="member_rows")
 
     @staticmethod
     def resolve_grid(obj) -> str:
@@ -297,3 +317,112 @@ class AddressOut(Schema):
     @staticmethod
     def resolve_community(obj) -> str:
         return obj.community.code
+
+
+class DuplicatePairOut(Schema):
+    keep: ResidentOut = Field(..., description="the older record, kept by a merge")
+    duplicate: ResidentOut = Field(..., description="the newer record, folded into `keep` by a merge")
+
+
+class GridQualityOut(Schema):
+    """The data quality of a grid's records (the page /residents/grids/{code}/quality/)."""
+
+    grid: str
+    residents: int
+    average_completeness: int
+    incomplete: list[ResidentOut] = Field(..., description="the least complete records first (at most 50)")
+    stale: list[ResidentOut] = Field(..., description="records not confirmed for a long time (at most 50)")
+    no_house: int
+    bad_phone: int
+    duplicates: list[DuplicatePairOut] = Field(..., description="suspected duplicates: same name, birth date "
+                                                                "and house")
+
+
+class ResidentMergeIn(Schema):
+    model_config = {"extra": "forbid"}
+
+    keep: int = Field(..., ge=1, le=2**53, description="one record's id")
+    duplicate: int = Field(..., ge=1, le=2**53, description="the other record's id; the older of the two is kept")
+
+
+# --- visits with photos, a grid's buildings, imports --------------------------------------------------------------
+
+class VisitUploadForm(Schema):
+    """The fields of POST /residents/people/{id}/visits as form fields (multipart/form-data, with `photos`)."""
+
+    content: str = Field(..., min_length=1, max_length=4000)
+    tag: str | None = Field(None, max_length=30, description="tag code")
+    form: VisitForm = VisitForm.HOME
+    purpose: str = Field("", max_length=50)
+    seen: bool = True
+    condition: str = Field("", max_length=100)
+    measures: str = Field("", max_length=4000)
+    visited_at: datetime | None = None
+
+
+class VisitPhotoOut(Schema):
+    id: int
+    content_type: str
+    width: int
+    height: int
+    taken_at: datetime | None
+    api_url: str = Field(..., description="GET it here (the image; the same checks as the visit)")
+
+    @staticmethod
+    def resolve_api_url(obj) -> str:
+        return f"/api/v1/residents/visits/photos/{obj.pk}"
+
+
+class VisitDetailOut(VisitOut):
+    visitor: str
+    photos: list[VisitPhotoOut]
+
+    @staticmethod
+    def resolve_visitor(obj) -> str:
+        return obj.visitor.get_username()
+
+    @staticmethod
+    def resolve_photos(obj) -> list:
+        return list(obj.photos.all())
+
+
+class BuildingOut(Schema):
+    id: int
+    code: str
+    name: str
+    road: str
+    number: str
+    floors: int | None
+    houses: int = Field(..., alias="n_houses", description="houses registered in the building")
+
+
+class ImportRowErrorOut(Schema):
+    line: int = Field(..., description="the line of the file (the header is line 1)")
+    column: str = Field(..., description="the column's header; empty for the whole row")
+    value: str = Field(..., description="the value (ID numbers and phones masked)")
+    reason: str
+
+
+class ImportJobOut(Schema):
+    id: int
+    filename: str
+    dry_run: bool = Field(..., description="true: checked only, nothing written")
+    state: str = Field(..., description="pending, running, done, refused (the file as a whole: `message`) or "
+                                        "failed")
+    rows_done: int = Field(..., description="data rows read so far")
+    created: int
+    updated: int
+    error_count: int = Field(..., description="rows refused (each line and reason in the error report)")
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
+    errors_url: str | None = Field(..., description="the error report (xlsx) when there are row errors")
+
+    @staticmethod
+    def resolve_errors_url(obj) -> str | None:
+        return f"/api/v1/residents/imports/{obj.pk}/errors.xlsx" if obj.errors_xlsx else None
+
+
+class ImportJobDetailOut(ImportJobOut):
+    errors: list[ImportRowErrorOut] = Field(..., alias="error_rows",
+                                            description="the first 50 row errors of a finished import")

@@ -182,3 +182,50 @@ def address_list(*, user, grid: str = "", q: str = "") -> QuerySet:
     if q:
         qs = qs.filter(full_text__icontains=q.strip())
     return qs
+
+
+# --- visits and their photos, a grid's buildings, import jobs (the web UI's and the API's reads) -----------------
+
+def resident_visits(*, user, resident: Resident) -> QuerySet[Visit]:
+    """A resident's visits, newest first, with their photos; a visit under a sensitive tag only for users who
+    may see such tags (it would reveal the tag)."""
+    visits = resident.visits.select_related("tag", "visitor").prefetch_related("photos")
+    if not may_see_sensitive(user):
+        visits = visits.exclude(tag__sensitive=True)
+    return visits
+
+
+def visit_photo_get(*, user, pk: int):
+    """A visit photo for a user who may see the resident visited (and the visit's tag, when sensitive);
+    NotFound otherwise, as if it did not exist."""
+    from .models import VisitPhoto
+
+    photo = VisitPhoto.objects.select_related("visit__resident", "visit__tag").filter(pk=pk).first()
+    if photo is None or not Resident.objects.filter(scope_q(user), pk=photo.visit.resident_id).exists():
+        raise NotFound("No such photo.")
+    if photo.visit.tag_id and photo.visit.tag.sensitive and not may_see_sensitive(user):
+        raise NotFound("No such photo.")
+    return photo
+
+
+def grid_buildings(*, user, grid_code: str) -> QuerySet:
+    """The buildings of a grid in the user's scope, each with its number of houses (`n_houses`)."""
+    from gridgov.geo.models import Building
+
+    return (Building.objects.filter(scope_q(user), grid__code=grid_code)
+            .annotate(n_houses=Count("addresses__house")).order_by("code"))
+
+
+def import_job_list(*, user) -> QuerySet:
+    """The user's own resident imports (every import for an administrator), newest first."""
+    from .models import ImportJob
+
+    qs = ImportJob.objects.all()
+    return qs if user.is_admin_role else qs.filter(created_by=user)
+
+
+def import_job_get(*, user, pk: int):
+    job = import_job_list(user=user).filter(pk=pk).first()
+    if job is None:
+        raise NotFound("No such import.")
+    return job

@@ -27,12 +27,12 @@ from gridgov.cases.views_queues import role_required
 from gridgov.core.errors import Forbidden, NotFound, ServiceError
 from gridgov.core.scope import scope_q
 from gridgov.disputes import selectors as dispute_selectors
-from gridgov.geo.models import Building, Grid
+from gridgov.geo.models import Grid
 
 from . import selectors, services
 from .choices import PersonStatus, Relation
 from .forms import ResidentForm, VisitRecordForm
-from .models import House, Resident, VisitPhoto
+from .models import House, Resident
 
 READERS = (Role.GRID_MEMBER, Role.DISPATCHER, Role.LEADER)
 EDITORS = (Role.GRID_MEMBER, Role.DISPATCHER)
@@ -101,7 +101,7 @@ def index(request):
 @role_required(*READERS)
 def grid_detail(request, code: str):
     grid = _grid(request.user, code)
-    buildings = Building.objects.filter(grid=grid).annotate(n_houses=Count("addresses__house")).order_by("code")
+    buildings = selectors.grid_buildings(user=request.user, grid_code=grid.code)
     houses = selectors.house_list(user=request.user, grid=grid.code).annotate(
         n_residents=Count("residents", filter=Q(residents__status=PersonStatus.ACTIVE))).order_by("address__full_text")
     building = None
@@ -128,15 +128,7 @@ def house_detail(request, pk: int):
 @role_required(*READERS)
 def visit_photo(request, pk: int):
     """A visit photo, for users who may see the resident visited."""
-    photo = VisitPhoto.objects.select_related("visit__resident", "visit__tag").filter(pk=pk).first()
-    if photo is None:
-        raise Http404
-    try:
-        selectors.resident_get(user=request.user, pk=photo.visit.resident_id)
-    except NotFound as exc:
-        raise Http404 from exc
-    if photo.visit.tag_id and photo.visit.tag.sensitive and not services.may_see_sensitive(request.user):
-        raise Http404
+    photo = _get(selectors.visit_photo_get, user=request.user, pk=pk)  # the API's checks too
     response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
     response["Cache-Control"] = "private, no-store"
     return response
@@ -202,9 +194,7 @@ def resident_detail(request, pk: int):
     household_members = []
     if resident.household_id:
         household_members = _masked(resident.household.members.exclude(pk=resident.pk).order_by("name"))
-    visits = resident.visits.select_related("tag", "visitor")
-    if not services.may_see_sensitive(user):  # a visit under a sensitive tag would reveal the tag
-        visits = visits.exclude(tag__sensitive=True)
+    visits = selectors.resident_visits(user=user, resident=resident)  # without sensitive tags' visits
     return render(request, "residents/resident.html", {
         "resident": resident, "id_masked": selectors.masked_id(resident),
         "phone_masked": selectors.masked_phone(resident), "may_unmask": services.may_unmask(user),

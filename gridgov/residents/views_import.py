@@ -14,11 +14,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.cases.views_queues import role_required
-from gridgov.core.errors import ServiceError
+from gridgov.core.errors import NotFound, ServiceError
 from gridgov.core.scope import scope_q
 from gridgov.geo.models import Grid
 
-from . import exporter, importer, jobs_import
+from . import exporter, importer, jobs_import, selectors
 from .models import ImportJob, Resident
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,13 +35,10 @@ class ImportForm(forms.Form):
 
 def _job(request, pk: int) -> ImportJob:
     """The user's own job (any job for an administrator); anything else is a 404."""
-    qs = ImportJob.objects.all()
-    if not request.user.is_admin_role:
-        qs = qs.filter(created_by=request.user)
-    job = qs.filter(pk=pk).first()
-    if job is None:
-        raise Http404("No such import.")
-    return job
+    try:
+        return selectors.import_job_get(user=request.user, pk=pk)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
 
 
 def _job_context(job: ImportJob) -> dict:

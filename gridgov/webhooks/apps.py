@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class WebhooksConfig(AppConfig):
     name = "gridgov.webhooks"
     verbose_name = _("Webhooks")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the case events

@@ -13,7 +13,7 @@ COUNTERS = ("reported", "overdue", "registered", "registered_closed", "rejected"
 def years_from_months(apps, schema_editor):
     Rollup = apps.get_model("analytics", "Rollup")
     totals: dict = defaultdict(lambda: [dict.fromkeys(COUNTERS, 0), {}])
-    months = Rollup.objects.filter(grain="m").exclude(dim__startswith="h:")
+    months = Rollup.objects.filter(grain="m")  # the hotspot rows ("h:") too: their counter is `reported`
     for row in months.values("start", "node", "dim", "close_hours", *COUNTERS).iterator(chunk_size=5000):
         counts, hours = totals[(row["start"].replace(month=1), row["node"], row["dim"])]
         for name in COUNTERS:

@@ -436,7 +436,8 @@ def test_the_openapi_document_lists_the_analytics_paths_with_their_errors(client
     doc = client.get("/api/v1/openapi.json").json()
     paths = {p: v for p, v in doc["paths"].items() if p.startswith("/api/v1/analytics/")}
     assert set(paths) == {f"/api/v1/analytics/{p}" for p in ("kpis", "summary", "trend", "breakdown", "ranking",
-                                                              "index", "index/node", "hotspots", "cases-map")}
+                                                              "index", "index/node", "hotspots", "cases-map",
+                                                              "map/nodes", "export", "report.xlsx", "report.pdf")}
     for path, item in paths.items():
         responses = item["get"]["responses"]
         assert "200" in responses and "401" in responses, path

@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import random
+from collections import Counter
 
+import h3
 import pytest
 
 from gridgov.analytics import rollups
 from gridgov.analytics.models import DirtyCase, Rollup
-from gridgov.analytics.selectors import Period, direct_kpis, kpi_breakdown, kpi_summary
+from gridgov.analytics.selectors import Period, direct_kpis, hotspots, kpi_breakdown, kpi_summary
 from gridgov.cases import services
+from gridgov.cases.models import Case
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +90,14 @@ def test_incremental_rollups_equal_a_rebuild_after_random_transitions(world, dri
     incremental = snapshot()
     assert incremental, "the rollups hold rows"
     assert {start.year for grain, start, _node, _dim in incremental if grain == "y"} == {2026, 2027}
+    # the hotspot map of a whole year (read from the year rows) counts every report of the year in its cell
+    lo, hi = rollups.day_bounds(dt.date(2026, 1, 1))[0], rollups.day_bounds(dt.date(2027, 1, 1))[0]
+    expected = Counter(h3.latlng_to_cell(lat, lon, rollups.HEX_RESOLUTION) for lon, lat in
+                       Case.objects.filter(reported_at__gte=lo, reported_at__lt=hi).values_list("lon", "lat"))
+    year = hotspots(user=world["users"]["admin"], area=world["city"].code, period=Period(dt.date(2026, 1, 1),
+                                                                                         dt.date(2026, 12, 31)))
+    assert {f["properties"]["cell"]: f["properties"]["reported"] for f in year["features"]} == expected
+    assert sum(expected.values()) >= 20 and len(expected) >= 2
     rollups.rollups_rebuild()
     assert snapshot() == incremental
 

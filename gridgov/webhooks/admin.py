@@ -1,0 +1,34 @@
+"""Webhooks in the admin: read-only. Subscriptions change through their pages or the API (services: checks and
+the audit log); deliveries are a log."""
+
+from django.contrib import admin
+
+from .models import Delivery, Subscription
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ["name", "target_url", "owner", "area", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "target_url", "owner__username"]
+    exclude = ["secret"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "subscription", "event", "tracking_code", "state", "attempts", "last_status_code",
+                    "created_at", "delivered_at"]
+    list_filter = ["state", "event"]
+    search_fields = ["tracking_code", "event_id"]
+    list_select_related = ["subscription"]
