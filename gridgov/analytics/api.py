@@ -15,7 +15,6 @@ gridgov.analytics.exports and audited there (`analytics.export`); as in the UI, 
 403 (a handler may download their department's table).
 """
 
-from urllib.parse import quote
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -23,6 +22,7 @@ from ninja import Query, Router
 
 from gridgov.cases import selectors as case_selectors
 from gridgov.cases.choices import State
+from gridgov.core.downloads import attachment
 from gridgov.core.errors import Forbidden
 from gridgov.core.schemas import ErrorOut
 
@@ -198,11 +198,7 @@ def _params(query, **extra) -> Params:
 
 
 def _download(data: bytes, filename: str, ascii_name: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment(data, filename=filename, ascii_name=ascii_name, content_type=content_type)
 
 
 def _reader(user, *, handler_too: bool = False) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import wraps
-from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,6 +22,7 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.choices import Role
 from gridgov.cases import selectors as case_selectors
 from gridgov.cases.choices import State
+from gridgov.core.downloads import attachment
 from gridgov.core.errors import ServiceError
 
 from . import exports, selectors, views_data
@@ -96,11 +96,7 @@ def _base_context(request, form, params) -> dict:
 
 
 def _download(data: bytes, filename: str, ascii_name: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment(data, filename=filename, ascii_name=ascii_name, content_type=content_type)
 
 
 def _error_page(request, form, exc: ServiceError | None, title: str):

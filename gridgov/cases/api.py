@@ -9,7 +9,7 @@ is a 403; a case outside your scope is a 404, as if it did not exist.
 
 from typing import Annotated
 
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from ninja import File, Form, Header, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -17,6 +17,7 @@ from ninja.responses import Status
 
 from gridgov.accounts.choices import Role
 from gridgov.accounts.models import Department
+from gridgov.core.downloads import stored_file
 from gridgov.core.errors import Forbidden, InvalidInput, NotFound
 from gridgov.core.pagination import Pagination
 from gridgov.core.schemas import ErrorOut
@@ -134,14 +135,7 @@ def case_attachment(request, attachment_id: int):
     if att is None:
         raise NotFound("No such attachment.")
     selectors.case_get(user=request.auth, case_id=att.case_id)  # a case out of scope: 404, as for the case
-    try:
-        handle = att.file.open("rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound("The file is missing.") from exc
-    response = FileResponse(handle, content_type=att.content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file(att.file, content_type=att.content_type, missing=NotFound, cache="private, max-age=3600")
 
 
 # --- intake ---------------------------------------------------------------------------------------------------

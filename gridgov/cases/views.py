@@ -10,7 +10,7 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidTag
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from gridgov.accounts.choices import Role
 from gridgov.core import crypto
+from gridgov.core.downloads import stored_file
 from gridgov.core.errors import NotFound, ServiceError
 
 from . import selectors, services
@@ -247,11 +248,4 @@ def attachment(request, pk: int):
     if att is None:
         raise Http404("No such attachment.")
     _case_or_404(request.user, att.case_id)
-    try:
-        handle = att.file.open("rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise Http404("The file is missing.") from exc
-    response = FileResponse(handle, content_type=att.content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file(att.file, content_type=att.content_type, missing=Http404, cache="private, max-age=3600")

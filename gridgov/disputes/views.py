@@ -9,12 +9,10 @@ with a message (plain POST + redirect: works without JavaScript). Out of scope i
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from cryptography.exceptions import InvalidTag
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +25,7 @@ from gridgov.cases import services as case_services
 from gridgov.cases.choices import Action as CaseAction
 from gridgov.cases.views_queues import map_area, role_required
 from gridgov.core import crypto
+from gridgov.core.downloads import attachment
 from gridgov.core.errors import InvalidInput, NotFound, ServiceError
 from gridgov.geo.choices import CoordSys
 from gridgov.residents import selectors as resident_selectors
@@ -351,12 +350,7 @@ def _download(request, pk: int, ext: str, content_type: str):
         filename = documents.agreement_filename(dispute=d, ext=ext)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    response = HttpResponse(data, content_type=content_type)
-    ascii_name = f"{d.number}-agreement.{ext}"
-    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment(data, filename=filename, ascii_name=f"{d.number}-agreement.{ext}", content_type=content_type)
 
 
 @login_required

@@ -24,6 +24,7 @@ from ninja.responses import Status
 
 from gridgov.accounts.choices import Role
 from gridgov.cases.forms import MAX_PHOTOS
+from gridgov.core.downloads import stored_file
 from gridgov.core.errors import Forbidden, InvalidInput, NotFound
 from gridgov.core.pagination import Pagination, ordered
 from gridgov.core.schemas import ErrorOut
@@ -367,14 +368,7 @@ def person_visit_upload(request, pk: int, payload: Form[VisitUploadForm], photos
             openapi_extra=_binary(PHOTO_TYPES, "The photo"))
 def visit_photo(request, pk: int):
     photo = selectors.visit_photo_get(user=request.auth, pk=pk)
-    try:
-        handle = photo.file.open("rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound("The file is missing.") from exc
-    response = FileResponse(handle, content_type=photo.content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file(photo.file, content_type=photo.content_type, missing=NotFound)
 
 
 # --- a grid's buildings -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import escape
 from django.utils.translation import gettext
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from gridgov.accounts.choices import Role
 from gridgov.cases.views_queues import role_required
+from gridgov.core.downloads import stored_file
 from gridgov.core.errors import Forbidden, NotFound, ServiceError
 from gridgov.core.scope import scope_q
 from gridgov.disputes import selectors as dispute_selectors
@@ -129,9 +130,7 @@ def house_detail(request, pk: int):
 def visit_photo(request, pk: int):
     """A visit photo, for users who may see the resident visited."""
     photo = _get(selectors.visit_photo_get, user=request.user, pk=pk)  # the API's checks too
-    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file(photo.file, content_type=photo.content_type, missing=Http404)
 
 
 @role_required(*READERS)

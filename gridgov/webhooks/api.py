@@ -6,10 +6,11 @@ subscription that is not yours is a 404. Bad input (a URL that is not http(s), a
 outside your scope) is a 422 naming the field; nothing is written then.
 """
 
-from ninja import Field, Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Query, Router
+from ninja.pagination import paginate
 from ninja.responses import Status
 
+from gridgov.core.pagination import Pagination
 from gridgov.core.schemas import ErrorOut
 
 from . import selectors, services
@@ -26,12 +27,6 @@ from .schemas import (
 router = Router(tags=["webhooks"])
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-
-
-class Pagination(PageNumberPagination):
-    class Input(Schema):
-        page: int = Field(1, ge=1, le=1_000_000)
-        page_size: int | None = Field(None, ge=1)
 
 
 def _out(sub, secret: str | None = None) -> dict:
