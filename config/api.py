@@ -14,6 +14,7 @@ from gridgov.accounts.api import router as auth_router
 from gridgov.accounts.auth import api_auth
 from gridgov.analytics.api import router as analytics_router
 from gridgov.cases.api import router as cases_router
+from gridgov.cases.api_public import router as public_router
 from gridgov.core.api import router as inbox_router
 from gridgov.core.errors import ServiceError
 from gridgov.disputes.api import router as disputes_router
@@ -126,3 +127,4 @@ api.add_router("/residents/", residents_router)
 api.add_router("/", disputes_router)
 api.add_router("/analytics/", analytics_router)
 api.add_router("/webhooks/", webhooks_router)
+api.add_router("/public/", public_router)

@@ -19,7 +19,7 @@ from gridgov.accounts.choices import Role
 from gridgov.core.errors import InvalidInput, NotFound
 from gridgov.core.scope import ALL, scope_paths, scope_q
 
-from .choices import OPEN_STATES, ExtensionState, State, TaskState
+from .choices import OPEN_STATES, STATE_EXPLAINED, Action, ExtensionState, State, TaskState
 from .filters import CaseFilter
 from .models import Case, Category, Task
 
@@ -222,4 +222,33 @@ def queue_page_counters(*, user) -> dict[str, dict[str, int] | None]:
         "console": console_counts(user=user) if user.role == Role.DISPATCHER or admin else None,
         "department": department_counts(user=user) if user.role == Role.HANDLER or admin else None,
         "today": today_counts(user=user) if user.role == Role.GRID_MEMBER else None,
+    }
+
+
+def public_tracking(*, case: Case) -> dict:
+    """What a tracking code shows, to the public page and the public API alike — deliberately little: the
+    number, category, state in plain words, the public timeline (action, time, department; never staff names,
+    notes or internal comments), the photo count, and for a merged report only the state of the report it
+    joined (never that one's code). No personal data. Labels in the active language."""
+    steps = [{"action": s.action, "action_label": str(Action(s.action).label) if s.action in Action.values else s.action,
+              "at": s.at, "department": s.department.name if s.department_id and s.department else ""}
+             for s in case_timeline(case=case, public_only=True)]
+    merged_into = case.merged_into if case.state == State.MERGED and case.merged_into_id else None
+    return {
+        "tracking_code": case.tracking_code,
+        "number": case.number,
+        "category": case.category.name,
+        "reported_at": case.reported_at,
+        "state": case.state,
+        "state_label": str(State(case.state).label),
+        "state_text": str(STATE_EXPLAINED.get(case.state, "")),
+        "merged_state": merged_into.state if merged_into else "",
+        "merged_state_label": str(State(merged_into.state).label) if merged_into else "",
+        "merged_state_text": str(STATE_EXPLAINED.get(merged_into.state, "")) if merged_into else "",
+        "steps": steps,
+        "photo_count": len(case.attachments.all()),
+        "rated": case.rated_at is not None,
+        "can_verify": case.state == State.HANDLED,
+        "can_rate": case.state in (State.VERIFIED, State.CLOSED) and case.rated_at is None,
+        "version": case.version,
     }

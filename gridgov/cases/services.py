@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -50,6 +51,7 @@ from .choices import (
     TaskRole,
     TaskState,
 )
+from .forms_public import normalise_tracking_code
 from .models import Attachment, Case, Category, Extension, Step, Task
 from .photos import Photo, process_photo
 
@@ -879,3 +881,30 @@ def _next_escalation_level(case: Case) -> str | None:
             return level
     return None
 
+
+# --- the public tracking code (no account) ------------------------------------------------------------------
+
+def _lookup_misses_key(ip: str) -> str:
+    return f"gridgov:public:track-misses:{_ip_hash(ip)[:32]}"
+
+
+def public_case_lookup(*, code: str, ip: str, misses_per_hour: int | None = None) -> Case:
+    """The case of a tracking code, for the public page and the public API alike. Loose protection against
+    guessing codes: after many unknown codes from one address within an hour, every lookup from it is refused
+    (RateLimited, 429) for the rest of that hour; an unknown code is a NotFound and counts as a miss."""
+    limit = misses_per_hour if misses_per_hour is not None else getattr(
+        settings, "GRIDGOV_PUBLIC_TRACK_MISSES_PER_HOUR", 30)
+    from .selectors import case_by_tracking_code
+
+    key = _lookup_misses_key(ip)
+    if (cache.get(key) or 0) >= limit:
+        raise RateLimited("Too many unknown tracking codes from your address; please try again in an hour.")
+    try:
+        return case_by_tracking_code(code=normalise_tracking_code(code))
+    except NotFound:
+        if not cache.add(key, 1, timeout=3600):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired in between
+                cache.add(key, 1, timeout=3600)
+        raise

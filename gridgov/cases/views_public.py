@@ -7,11 +7,8 @@ are on file, and, for a merged report, only the state of the report it joined (n
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
@@ -24,14 +21,13 @@ from gridgov.geo.coords import to_wgs84
 from gridgov.geo.locator import locate
 
 from . import selectors, services
-from .choices import STATE_EXPLAINED, Action, Source, State
+from .choices import Source
 from .forms_public import (
     OUTSIDE_AREA_MESSAGE,
     PublicReportForm,
     RateForm,
     TrackLookupForm,
     VerifyForm,
-    normalise_tracking_code,
     service_message,
 )
 from .services import RateLimited
@@ -46,26 +42,6 @@ def _client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "") or ""
 
 
-def _misses_key(request) -> str:
-    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{_client_ip(request)}".encode()).hexdigest()[:32]
-    return f"gridgov:public:track-misses:{digest}"
-
-
-def _too_many_misses(request) -> bool:
-    """Loose protection against guessing codes: many unknown codes from one address in an hour → 429."""
-    return (cache.get(_misses_key(request)) or 0) >= LOOKUP_MISSES_PER_HOUR
-
-
-def _count_miss(request) -> None:
-    key = _misses_key(request)
-    if cache.add(key, 1, timeout=3600):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:  # expired in between
-        cache.add(key, 1, timeout=3600)
-
-
 def _rate_limited(request, message: str):
     response = render(request, "cases/public_rate_limited.html", {"message": message}, status=429)
     response["Retry-After"] = "3600"
@@ -74,13 +50,13 @@ def _rate_limited(request, message: str):
 
 def _case_or_none(request, code: str):
     """(case, response): the case of a tracking code, or the response to send instead (404 or 429)."""
-    if _too_many_misses(request):
+    try:
+        return services.public_case_lookup(code=code, ip=_client_ip(request),
+                                           misses_per_hour=LOOKUP_MISSES_PER_HOUR), None
+    except RateLimited:
         return None, _rate_limited(request, gettext("Too many unknown tracking codes from your address. "
                                                "Please try again in an hour."))
-    try:
-        return selectors.case_by_tracking_code(code=normalise_tracking_code(code)), None
     except NotFound:
-        _count_miss(request)
         form = TrackLookupForm(initial={"code": code})
         return None, render(request, "cases/public_track_lookup.html", {"form": form, "not_found": True}, status=404)
 
@@ -176,24 +152,15 @@ def track_lookup(request):
 
 
 def _track_context(case, *, verify_form: VerifyForm | None = None, rate_form: RateForm | None = None) -> dict:
-    steps = [{"action": Action(s.action).label if s.action in Action.values else s.action, "at": s.at,
-              "department": s.department.name if s.department_id and s.department else ""}
-             for s in selectors.case_timeline(case=case, public_only=True)]
-    merged_into = case.merged_into if case.state == State.MERGED and case.merged_into_id else None
-    can_verify = case.state == State.HANDLED
-    can_rate = case.state in (State.VERIFIED, State.CLOSED) and case.rated_at is None
+    shown = selectors.public_tracking(case=case)
+    steps = [{"action": s["action_label"], "at": s["at"], "department": s["department"]} for s in shown["steps"]]
     return {
         "case": case,
-        "state_label": State(case.state).label,
-        "state_text": STATE_EXPLAINED.get(case.state, ""),
-        "merged_state_label": State(merged_into.state).label if merged_into else "",
-        "merged_state_text": STATE_EXPLAINED.get(merged_into.state, "") if merged_into else "",
+        **{k: shown[k] for k in ("state_label", "state_text", "merged_state_label", "merged_state_text",
+                                  "photo_count", "can_verify", "can_rate")},
         "steps": steps,
-        "photo_count": len(case.attachments.all()),
-        "can_verify": can_verify,
-        "can_rate": can_rate,
-        "verify_form": verify_form or (VerifyForm(initial={"version": case.version}) if can_verify else None),
-        "rate_form": rate_form or (RateForm() if can_rate else None),
+        "verify_form": verify_form or (VerifyForm(initial={"version": case.version}) if shown["can_verify"] else None),
+        "rate_form": rate_form or (RateForm() if shown["can_rate"] else None),
     }
 
 
