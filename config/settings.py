@@ -243,6 +243,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("GRIDGOV_EMAIL_FROM", "gridgov@localhost")
 # Cases
 GRIDGOV_PHOTO_MAX_BYTES = int(os.environ.get("GRIDGOV_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
 GRIDGOV_PUBLIC_REPORTS_PER_HOUR = int(os.environ.get("GRIDGOV_PUBLIC_REPORTS_PER_HOUR", "5"))
+GRIDGOV_PUBLIC_TRACK_MISSES_PER_HOUR = int(os.environ.get("GRIDGOV_PUBLIC_TRACK_MISSES_PER_HOUR", "30"))
 GRIDGOV_REOPEN_DAYS = int(os.environ.get("GRIDGOV_REOPEN_DAYS", "15"))
 # An overdue case escalates one level, and again after this many working hours if still overdue.
 GRIDGOV_ESCALATION_INTERVAL_HOURS = int(os.environ.get("GRIDGOV_ESCALATION_INTERVAL_HOURS", "7"))
