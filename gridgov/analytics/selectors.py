@@ -33,6 +33,10 @@ GRID_BREAKDOWNS = ("source", "kind")
 STEPS = ("day", "week", "month")
 
 
+def _one_of(choices) -> str:
+    return _("one of %(choices)s") % {"choices": ", ".join(choices)}
+
+
 def _bad(field: str, message: str, code: str = "invalid") -> InvalidInput:
     return InvalidInput(f"{field}: {message}", code=code, details=[{"field": field, "message": message}])
 
@@ -69,7 +73,7 @@ def _add_months(day: dt.date, n: int) -> dt.date:
 
 def _check_date(name: str, value: dt.date | None) -> None:
     if value is not None and not 1900 <= value.year <= 2999:
-        raise _bad(name, "a date between 1900 and 2999", "invalid_range")
+        raise _bad(name, _("a date between 1900 and 2999"), "invalid_range")
 
 
 def parse_period(*, period: str | None = None, on: dt.date | None = None, start: dt.date | None = None,
@@ -79,16 +83,16 @@ def parse_period(*, period: str | None = None, on: dt.date | None = None, start:
         _check_date(name, value)
     if start is not None or end is not None:
         if start is None or end is None:
-            raise _bad("start" if start is None else "end", "give both start and end", "invalid_range")
+            raise _bad("start" if start is None else "end", _("give both start and end"), "invalid_range")
         if end < start:
-            raise _bad("end", "the range ends before it starts", "invalid_range")
+            raise _bad("end", _("the range ends before it starts"), "invalid_range")
         limit = getattr(settings, "GRIDGOV_ANALYTICS_MAX_DAYS", 3660)
         if (end - start).days + 1 > limit:
-            raise _bad("end", f"the range spans more than {limit} days", "invalid_range")
+            raise _bad("end", _("the range spans more than %(n)d days") % {"n": limit}, "invalid_range")
         return Period(start, end)
     period = period or "month"
     if period not in PERIODS:
-        raise _bad("period", f"one of {', '.join(PERIODS)}", "invalid_period")
+        raise _bad("period", _one_of(PERIODS), "invalid_period")
     on = on or timezone.localdate()
     if period == "day":
         return Period(on, on)
@@ -172,8 +176,8 @@ def resolve_node(*, user, area: str | None = None, grid: str | None = None) -> N
     else:
         return home_node(user)
     if node is None or not in_scope(user, node.path):
-        raise NotFound(f"{field}: no such {field} in your area", code=f"unknown_{field}",
-                       details=[{"field": field, "message": "unknown or outside your area"}])
+        message = _("unknown or outside your area")
+        raise NotFound(f"{field}: {message}", code=f"unknown_{field}", details=[{"field": field, "message": message}])
     return node
 
 
@@ -197,12 +201,12 @@ def nodes_below(node: Node, level: str | None) -> list[Node]:
     if not level:
         return children_of(node)
     if level not in RANK_LEVELS:
-        raise _bad("level", f"one of {', '.join(RANK_LEVELS)}", "invalid_level")
+        raise _bad("level", _one_of(RANK_LEVELS), "invalid_level")
     if LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(node.level):
-        raise _bad("level", f"a level below {node.level}", "invalid_level")
+        raise _bad("level", _("a level below %(level)s") % {"level": node.level}, "invalid_level")
     if level == "grid":
         if node.level not in GRID_RANKING_FROM:
-            raise _bad("level", "grids are ranked within a street or a community", "invalid_level")
+            raise _bad("level", _("grids are ranked within a street or a community"), "invalid_level")
         return [Node(g.path, g.code, g.name, "grid") for g in Grid.objects.filter(prefix_q("path", node.path))
                 .order_by("code")]
     return [Node(a.path, a.code, a.name, a.level) for a in Area.objects.filter(prefix_q("path", node.path),
@@ -263,7 +267,7 @@ def kpi_summary(*, user, area: str | None = None, grid: str | None = None, perio
 def kpi_trend(*, user, area: str | None = None, grid: str | None = None, period: Period, step: str = "day",
               kpis: list[str] | None = None) -> dict:
     if step not in STEPS:
-        raise _bad("step", f"one of {', '.join(STEPS)}", "invalid_step")
+        raise _bad("step", _one_of(STEPS), "invalid_step")
     codes = kpi_codes(kpis)
     node = resolve_node(user=user, area=area, grid=grid)
     buckets: list[Period] = []
@@ -279,7 +283,7 @@ def kpi_trend(*, user, area: str | None = None, grid: str | None = None, period:
         buckets.append(Period(day, end))
         day = end + dt.timedelta(days=1)
     if len(buckets) > 400:
-        raise _bad("step", "too many points: choose a longer step", "invalid_step")
+        raise _bad("step", _("too many points: choose a longer step"), "invalid_step")
     # one read for the whole period: each bucket from its whole years' and months' rows and its edge days' rows;
     # the close-time histograms only when a percentile is asked for (they are most of the bytes read)
     parts = {bucket: _split(bucket) for bucket in buckets}
@@ -310,7 +314,9 @@ def kpi_codes(kpis: list[str] | None) -> list[str]:
     codes = kpis or ["reported", "closed", "resolution_rate", "on_time_closure_rate", "satisfaction_rate"]
     unknown = [c for c in codes if c not in BY_CODE]
     if unknown:
-        raise _bad("kpi", f"unknown KPI {', '.join(unknown)}; one of {', '.join(BY_CODE)}", "unknown_kpi")
+        raise _bad("kpi", _("unknown KPI %(codes)s; one of %(choices)s") % {"codes": ", ".join(unknown),
+                                                                          "choices": ", ".join(BY_CODE)},
+                   "unknown_kpi")
     return codes
 
 
@@ -318,10 +324,11 @@ def kpi_breakdown(*, user, by: str, area: str | None = None, grid: str | None = 
     """The KPIs per main category, source, category kind or lead department at an area (per source or kind at
     a grid)."""
     if by not in BREAKDOWNS:
-        raise _bad("by", f"one of {', '.join(BREAKDOWNS)}", "invalid_breakdown")
+        raise _bad("by", _one_of(BREAKDOWNS), "invalid_breakdown")
     node = resolve_node(user=user, area=area, grid=grid)
     if node.level == "grid" and by not in GRID_BREAKDOWNS:
-        raise _bad("by", f"a grid is broken down by {' or '.join(GRID_BREAKDOWNS)}", "invalid_breakdown")
+        raise _bad("by", _("a grid is broken down by %(choices)s") % {"choices": " / ".join(GRID_BREAKDOWNS)},
+                   "invalid_breakdown")
     prefix = BREAKDOWNS[by]
     now = rollup_sums([node.path], period, dim_prefix=prefix)
     before = rollup_sums([node.path], period.previous(), dim_prefix=prefix)
@@ -385,7 +392,7 @@ def hotspots(*, user, area: str | None = None, grid: str | None = None, period: 
     monthly and yearly), as GeoJSON polygons."""
     node = resolve_node(user=user, area=area, grid=grid)
     if node.level == "grid":
-        raise _bad("grid", "hotspots are per area", "invalid_breakdown")
+        raise _bad("grid", _("hotspots are per area"), "invalid_breakdown")
     first = period.start.replace(day=1)
     months = []
     while first <= period.end:

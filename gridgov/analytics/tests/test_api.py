@@ -454,3 +454,14 @@ def test_the_openapi_document_lists_the_analytics_paths_with_their_errors(client
     assert summary_params == {"area", "grid", "period", "on", "start", "end"}
     trend_kpi = next(p for p in paths["/api/v1/analytics/trend"]["get"]["parameters"] if p["name"] == "kpi")
     assert trend_kpi["schema"]["anyOf"][0]["type"] == "array"
+
+
+def test_a_refusal_speaks_the_callers_language(client, world):
+    client.force_login(world["users"]["leader"])
+    chinese = client.get(f"{BASE}/summary", {"period": "decade"}).json()  # the default language
+    english = client.get(f"{BASE}/summary", {"period": "decade"}, headers={"Accept-Language": "en"}).json()
+    assert chinese["code"] == english["code"] == "invalid_period"
+    assert chinese["details"][0]["message"].startswith("必须为以下之一：day, week")
+    assert english["details"][0]["message"].startswith("one of day, week")
+    too_long = client.get(f"{BASE}/summary", {"start": "2000-01-01", "end": "2026-01-01"}).json()
+    assert too_long["details"] == [{"field": "end", "message": "时间范围超过 3660 天"}]
