@@ -102,13 +102,17 @@ def grid_detail(request, code: str):
 
 @login_required
 def search(request):
-    """Grids by code or name (htmx live search; a plain GET renders the full page)."""
+    """Areas, grids and standard addresses by code, name or part of the address, in the user's scope — the same
+    search as GET /api/v1/geo/search (htmx live search; a plain GET renders the full page)."""
     q = (request.GET.get("q") or "").strip()
     error = ""
+    found = {"areas": [], "grids": [], "addresses": []}
     try:
-        results = list(selectors.grid_list(user=request.user, filters={"q": q}).order_by("code")[:30]) if q else []
+        if q:
+            found = selectors.geo_search(user=request.user, q=q, limit=30)
     except InvalidInput as exc:
-        results, error = [], exc.message
+        error = exc.message
     template = "geo/_search_results.html" if request.headers.get("HX-Request") else "geo/search.html"
-    return render(request, template, {"q": q, "results": results, "error": error},
+    return render(request, template, {"q": q, "results": found["grids"], "areas": found["areas"],
+                                      "addresses": found["addresses"], "error": error},
                   status=422 if error else 200)

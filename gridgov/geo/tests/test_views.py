@@ -80,6 +80,11 @@ def test_search_by_code_and_name_within_scope(client, city):
     by_code = client.get("/geo/search/", {"q": "320508009"})
     assert list(by_code.context["results"]) == [city["theirs"]]
     assert by_code.templates[0].name == "geo/search.html"
+    # areas and addresses too, as the API's search: the street by its name, not the other community's grid
+    by_street = client.get("/geo/search/", {"q": city["street"].name})
+    assert city["street"] in by_street.context["areas"]
+    client.force_login(city["gm"])
+    assert city["theirs"] not in client.get("/geo/search/", {"q": "3205"}).context["results"]
 
 
 def test_home_page_per_role(client, city):
