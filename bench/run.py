@@ -135,6 +135,8 @@ def render(rows: list[Row], *, size: str) -> str:
         lines += ["", "Notes:", *notes]
     if any(r.unit == "ms (median)" for r in rows):
         lines += ["", *METHOD_ANALYTICS]
+    if any(r.name.startswith(("intake:", "memory:")) for r in rows):
+        lines += ["", *METHOD_INTAKE]
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +171,33 @@ METHOD_ANALYTICS = [
 ]
 
 
+METHOD_INTAKE = [
+    "## How the intake and memory rows are measured",
+    "",
+    "- **The server**: gunicorn with `manage.py serve`'s options (2 workers × 4 gthreads; no job runner) on a "
+    "free port, on a copy of the benchmark city's SQLite database in a temporary directory (so the city of the "
+    "other rows is never changed), with `DJANGO_SETTINGS_MODULE=bench.baseline_settings`: config.settings and "
+    "gridgov's own URLs plus the baseline endpoint. Started and stopped by the run (the whole process group; "
+    "a process left behind fails the run).",
+    "- **Intake**: `wrk` (Debian's package; a Python thread driver when it is missing, named in the note), 16 "
+    "connections, a Lua script posting a JSON case (a category without required extra fields, a point in one "
+    "of the grid member's grids, a distinct description per request) with a grid member's bearer token to "
+    "`POST /api/v1/cases`: authentication, validation, location, deadline, timeline and audit. A warm-up, then "
+    "the timed run; requests/s, p50 and p99 from wrk. Errors: socket errors, timeouts and any answer that is "
+    "not a 200/201 with a tracking code. Every tracking code answered (warm-up included) is looked up in the "
+    "database afterwards.",
+    "- **The baseline**: the same load on `POST /bench/insert` (bench/baseline_app.py), a bare Ninja endpoint "
+    "inserting one row into a table of the same database, in the same server, right before.",
+    "- **Memory**: a fresh server; the leader GETs the dashboard, the console (and its map data), the map, the "
+    "residents list and the API's case list, three times each; then the VmRSS of every worker (not the master) "
+    "from /proc/<pid>/status. The row is the largest.",
+    "- **Targets** (issue 8): intake ≥ 0.5× the baseline's throughput, p99 < 100 ms, zero errors, every "
+    "acknowledged case stored; a worker < 250 MB.",
+]
+
+GROUPS = ("locator", "analytics", "intake", "memory")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the small city, fewer repetitions")
@@ -178,14 +207,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="timed repetitions of each dashboard read")
     parser.add_argument("--no-direct", action="store_true",
                         help="check the dashboards against DuckDB only, not also against direct_kpis (slow at 1M)")
+    parser.add_argument("--only", default=None,
+                        help=f"comma list of row groups to run ({', '.join(GROUPS)}); default all")
     args = parser.parse_args(argv)
+    only = set(GROUPS) if not args.only else {g.strip() for g in args.only.split(",") if g.strip()}
+    if only - set(GROUPS):
+        parser.error(f"--only: unknown {', '.join(sorted(only - set(GROUPS)))}; choose from {', '.join(GROUPS)}")
     size = "small" if args.quick else "large"
     var_dir = ROOT / "var" / "bench" / size
     var_dir.mkdir(parents=True, exist_ok=True)
     _setup_django(var_dir, size)
-    rows = bench_locator(points=20_000 if args.quick else 200_000, repeat=3 if args.quick else 7)
-    rows += bench_analytics(var_dir, cases=args.cases or (5_000 if args.quick else 1_000_000),
-                            repeat=args.repeat or (5 if args.quick else 15), direct=not args.no_direct)
+    rows: list[Row] = []
+    if "locator" in only:
+        rows += bench_locator(points=20_000 if args.quick else 200_000, repeat=3 if args.quick else 7)
+    if "analytics" in only:
+        rows += bench_analytics(var_dir, cases=args.cases or (5_000 if args.quick else 1_000_000),
+                                repeat=args.repeat or (5 if args.quick else 15), direct=not args.no_direct)
+    if only & {"intake", "memory"}:
+        from bench.intake import bench_intake_and_memory
+
+        rows += bench_intake_and_memory(var_dir, seconds=4 if args.quick else 12, warmup=1 if args.quick else 2,
+                                        intake="intake" in only, memory="memory" in only)
     table = render(rows, size=size)
     print(table)
     if not args.no_write:
