@@ -188,11 +188,24 @@ METHOD_INTAKE = [
     "database afterwards.",
     "- **The baseline**: the same load on `POST /bench/insert` (bench/baseline_app.py), a bare Ninja endpoint "
     "inserting one row into a table of the same database, in the same server, right before.",
-    "- **Memory**: a fresh server; the leader GETs the dashboard, the console (and its map data), the map, the "
-    "residents list and the API's case list, three times each; then the VmRSS of every worker (not the master) "
-    "from /proc/<pid>/status. The row is the largest.",
+    "- **Memory**: a fresh server; the leader GETs the dashboard, the map, the residents list and the API's "
+    "case list, the dispatcher the console and its map data, three times each; then the VmRSS of every worker "
+    "(not the master) from /proc/<pid>/status. The row is the largest.",
     "- **Targets** (issue 8): intake ≥ 0.5× the baseline's throughput, p99 < 100 ms, zero errors, every "
     "acknowledged case stored; a worker < 250 MB.",
+    "",
+    "## What limits intake and memory (profiled 2026-12-05)",
+    "",
+    "- **Intake is CPU-bound, not SQLite-bound**: about 25 ms of Python per report (cProfile on the request "
+    "path; 22 queries whose execution is ~2 % of it, half the time Django building SQL). Re-reading the whole "
+    "case for the 201 answer (`case_get`: 7 joins, 3 prefetches, the timeline) is ~42 %, `case_report` ~34 %, "
+    "the response ~15 %. With two cores shared with the load generator that caps near 30 requests/s, and 16 "
+    "connections queue to a p99 near a second. What would move it: answer the 201 from the objects already in "
+    "memory, fewer queries on the report path; the bare insert costs 0.76 ms, so 0.5× of it needs a 10× cut.",
+    "- **Memory**: a worker is ~100–120 MB after imports; SQLite's page cache (`cache_size=-65536`, 64 MB per "
+    "connection) and glibc's per-thread arenas make the rest (a 2 MB cache: 174 MB instead of 238 MB on the "
+    "console; `MALLOC_ARENA_MAX=2`: 260 instead of 329 MB). What would move it: an 8–16 MB cache and "
+    "MALLOC_ARENA_MAX=2 in the environment `manage.py serve` gives gunicorn.",
 ]
 
 GROUPS = ("locator", "analytics", "intake", "memory")
