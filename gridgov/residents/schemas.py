@@ -347,17 +347,10 @@ class ResidentMergeIn(Schema):
 
 # --- visits with photos, a grid's buildings, imports --------------------------------------------------------------
 
-class VisitUploadForm(Schema):
+class VisitUploadForm(VisitIn):
     """The fields of POST /residents/people/{id}/visits as form fields (multipart/form-data, with `photos`)."""
 
     content: str = Field(..., min_length=1, max_length=4000)
-    tag: str | None = Field(None, max_length=30, description="tag code")
-    form: VisitForm = VisitForm.HOME
-    purpose: str = Field("", max_length=50)
-    seen: bool = True
-    condition: str = Field("", max_length=100)
-    measures: str = Field("", max_length=4000)
-    visited_at: datetime | None = None
 
 
 class VisitPhotoOut(Schema):
