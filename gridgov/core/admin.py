@@ -1,24 +1,14 @@
 from django.contrib import admin
 
-from .admin_mixins import AuditedAdminMixin
+from .admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
 from .models import AuditEntry, CalendarDay, JobRun
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):  # the audit log is append-only: readable here, never editable
     list_display = ["seq", "at", "actor_name", "action", "object_type", "object_repr"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "object_repr", "actor_name"]
-
-    # The audit log is append-only: readable here, never editable.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CalendarDay)

@@ -1,6 +1,7 @@
 """Admin edits are writes like any other: each also lands in the hash-chained audit log, with the values
 of the changed fields before and after."""
 
+from django.contrib import admin
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -40,3 +41,17 @@ class AuditedAdminMixin:
         for obj in queryset:
             audit_log(actor=request.user, action="admin.delete", obj=obj, before={"repr": str(obj)})
         return super().log_deletions(request, queryset)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Readable in the admin, never added, changed or deleted there (logs: the audit chain, webhook deliveries;
+    their writes go through services)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

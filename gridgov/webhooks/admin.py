@@ -3,18 +3,9 @@ the audit log); deliveries are a log."""
 
 from django.contrib import admin
 
+from gridgov.core.admin_mixins import ReadOnlyAdmin
+
 from .models import Delivery, Subscription
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Subscription)

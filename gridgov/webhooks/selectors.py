@@ -9,7 +9,7 @@ from gridgov.geo.models import Area
 
 from .choices import DUE_STATES, DeliveryState
 from .models import Delivery, Subscription
-from .services import may_manage_webhooks, owner_paths
+from .services import managed_by, may_manage_webhooks, owner_paths
 
 
 def _check(user) -> None:
@@ -22,15 +22,12 @@ def subscription_list(*, user) -> QuerySet[Subscription]:
     # `waiting`: deliveries not yet delivered nor given up (the list shows it)
     qs = Subscription.objects.select_related("owner", "area").annotate(
         waiting=Count("deliveries", filter=Q(deliveries__state__in=DUE_STATES)))
-    return qs if user.is_admin_role else qs.filter(owner=user)
+    return managed_by(user, qs)
 
 
 def subscription_get(*, user, pk: int) -> Subscription:
     _check(user)
-    qs = Subscription.objects.select_related("owner", "owner__area", "area")
-    if not user.is_admin_role:
-        qs = qs.filter(owner=user)
-    sub = qs.filter(pk=pk).first()
+    sub = managed_by(user, Subscription.objects.select_related("owner", "owner__area", "area")).filter(pk=pk).first()
     if sub is None:
         raise NotFound("No such webhook subscription.")
     return sub

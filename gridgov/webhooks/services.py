@@ -156,13 +156,17 @@ def _snapshot(sub: Subscription) -> dict:
             "area": sub.area.code if sub.area_id else None, "owner": sub.owner.username, "active": sub.active}
 
 
+def managed_by(user, qs):
+    """The subscriptions of `qs` that `user` manages: every one for an administrator, their own otherwise."""
+    return qs if user.is_admin_role else qs.filter(owner=user)
+
+
 def _load(subscription_id: int, by) -> Subscription:
     """The subscription, locked, if `by` may manage it; otherwise NotFound (existence is not revealed)."""
     if not may_manage_webhooks(by):
         raise Forbidden("Only administrators, dispatchers and leaders manage webhooks.")
-    qs = Subscription.objects.select_for_update(of=("self",)).select_related("owner", "owner__area", "area")
-    if not by.is_admin_role:
-        qs = qs.filter(owner=by)
+    qs = managed_by(by, Subscription.objects.select_for_update(of=("self",)).select_related("owner", "owner__area",
+                                                                                          "area"))
     sub = qs.filter(pk=subscription_id).first()
     if sub is None:
         raise NotFound("No such webhook subscription.")
