@@ -143,6 +143,9 @@ class Case(BaseModel):
             models.Index(fields=["rejected_at"], name="cases_case_rejected_at"),
             models.Index(fields=["dispatched_at"], name="cases_case_dispatched_at"),
             models.Index(fields=["rated_at"], name="cases_case_rated_at"),
+            # the case lists' order (newest first): an unrestricted list (admins; PostgreSQL's planner also for a
+            # city-wide scope) reads its first page off this index instead of sorting every case
+            models.Index(fields=["reported_at"], name="cases_case_reported_at"),
         ]
 
     def __str__(self) -> str:

@@ -82,6 +82,8 @@ def case_by_tracking_code(*, code: str) -> Case:
 
 
 def case_timeline(*, case: Case, public_only: bool = False):
+    if "steps" in getattr(case, "_prefetched_objects_cache", {}):  # a case just reported (services.case_report)
+        return [s for s in case.steps.all() if s.public or not public_only]
     steps = case.steps.select_related("actor", "department").prefetch_related("attachments")
     return steps.filter(public=True) if public_only else steps
 

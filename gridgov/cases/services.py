@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,6 +30,7 @@ from gridgov.core.audit import audit_log
 from gridgov.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from gridgov.core.models import Notification
 from gridgov.core.notifications import notify
+from gridgov.core.preload import loaded
 from gridgov.core.scope import ancestor_paths, in_scope
 from gridgov.core.workcalendar import add_working_time, working_time_between
 from gridgov.geo.coords import to_wgs84
@@ -258,7 +259,9 @@ def _grid_members(case: Case) -> list[User]:
 
 
 def _deadline(start, amount: int, unit: str):
-    return add_working_time(start, amount, unit)
+    # in UTC, as a case read back from the database has it (the new case is answered from memory)
+    due = add_working_time(start, amount, unit)
+    return due.astimezone(UTC) if due is not None else None
 
 
 def _user_level(user: User) -> str:
@@ -359,7 +362,8 @@ def case_report(*, by: User | None, category: str, description: str, lon: float,
     if source is None:
         source = {Role.GRID_MEMBER: Source.GRID_MEMBER, Role.DISPATCHER: Source.HOTLINE}.get(
             getattr(by, "role", None), Source.API if by is not None else Source.PUBLIC)
-    grid = Grid.objects.get(pk=hit.id)
+    # the locator's row (as fresh as the polygon that located the point); other fields load if ever read
+    grid = Grid.from_db("default", ["id", "code", "name", "path"], [hit.id, hit.code, hit.name, hit.path])
     if self_handle:
         if by is None or by.role != Role.GRID_MEMBER or not in_scope(by, grid.path):
             raise Forbidden("Only the grid's own grid member handles a case on the spot.")
@@ -401,7 +405,9 @@ def case_report(*, by: User | None, category: str, description: str, lon: float,
                                        actor=by, actor_name=case.reporter_name, at=now,
                                        note=handle_note if self_handle else "",
                                        data={"source": source, "channel": source})
-            _attach(case, step, processed, Attachment.Kind.EVIDENCE if self_handle else Attachment.Kind.REPORT, by)
+            attachments = _attach(case, step, processed,
+                                  Attachment.Kind.EVIDENCE if self_handle else Attachment.Kind.REPORT, by)
+            loaded(case, tasks=[], extensions=[], attachments=attachments, steps=[step])
             audit_log(actor=by, action=f"case.{action}", obj=case,
                       after={"state": case.state, "category": cat.code, "grid": grid.code, "source": source})
             if self_handle:

@@ -319,10 +319,12 @@ def deliveries_enqueue(*, case_id: int, events: list[str], occurred_at, action: 
     subscriptions get theirs too: they wait. Returns how many rows were written."""
     from gridgov.cases.models import Case
 
-    subs = [s for s in Subscription.objects.select_related("owner", "owner__area", "area")
-            if any(e in s.events for e in events)]
-    if not subs:
+    # every step of every case comes here: read the events alone first (usually no subscription matches)
+    wanted = [pk for pk, subscribed in Subscription.objects.order_by().values_list("pk", "events")
+              if any(e in subscribed for e in events)]
+    if not wanted:
         return 0
+    subs = list(Subscription.objects.select_related("owner", "owner__area", "area").filter(pk__in=wanted))
     case = Case.objects.select_related("category", "grid").filter(pk=case_id).first()
     if case is None:
         return 0

@@ -263,6 +263,24 @@ def test_multipart_create_with_a_real_png(api, world, settings, tmp_path):
     assert retry.status_code == 200 and retry.json()["id"] == body["id"] and Case.objects.count() == 1
 
 
+@pytest.mark.parametrize("who, extra, upload", [
+    ("gm", {}, False), ("resident", {"reporter_phone": "13912345678"}, False), ("gm", {}, True),
+    ("gm", {"self_handle": "true"}, True), ("dispatcher", {}, False)])
+def test_the_201_answer_is_what_reading_the_case_back_gives(api, world, settings, tmp_path, who, extra, upload):
+    """The new case is answered from memory (not re-read): it must say exactly what a GET says."""
+    settings.MEDIA_ROOT = tmp_path
+    body = {"category": "T0101", "description": "垃圾堆放", **IN_G1, **extra}
+    if upload:
+        created = api(who).upload("/cases/upload", {**{k: str(v) for k, v in body.items()}, "photos": [png()]})
+    else:
+        created = api(who).post("/cases", body)
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    assert answer["timeline"] and answer["tracking_code"] and answer["number"].endswith(f"{answer['id']:07d}")
+    assert answer["attachments"] if upload else answer["attachments"] == []
+    assert api(who).get(f"/cases/{answer['id']}").json() == answer
+
+
 def test_multipart_create_refuses_a_file_that_is_not_an_image(api, world, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     fake = SimpleUploadedFile("x.png", b"<script>alert(1)</script>", content_type="image/png")
