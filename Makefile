@@ -60,8 +60,11 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# The large city with 1,000,000 cases (built once into var/bench/large, then reused; the first run takes long).
-# BENCH_ARGS passes options, e.g. BENCH_ARGS="--cases 200000 --no-direct" (see `python -m bench.run --help`).
+# The large city with 1,000,000 cases (built once into var/bench/large, then reused; the first run takes long), on
+# SQLite and, as the table's second column, on PostgreSQL: BENCH_PG_URL (default
+# postgres://postgres@127.0.0.1:5432/postgres) names the server, the city goes into its database gridgov_bench_large
+# (built once too); an unreachable server skips the column with a note. bench-quick: the small city, results.json only.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--database sqlite --only analytics" (see `python -m bench.run --help`).
 bench: $(VENV)/.installed-bench setup
 	$(PY) -m bench.run $(BENCH_ARGS)
 

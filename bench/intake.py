@@ -8,8 +8,9 @@
   the database afterwards.
 - **memory**: VmRSS of each gunicorn worker (not the master) after a warm-up of a leader's pages.
 
-Both run against a copy of the benchmark city's database in a temporary directory (GRIDGOV_VAR_DIR), so the
-dashboards' city is never changed; the copy and every process started here are removed at the end.
+Both run against a throw-away copy of the benchmark city's database — SQLite: a file copy in a temporary
+directory (GRIDGOV_VAR_DIR); PostgreSQL: `CREATE DATABASE … TEMPLATE <the city>` — so the dashboards' city is
+never changed; the copy and every process started here are removed at the end.
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ MEMORY_PAGES = [("leader", "/analytics/"), ("dispatcher", "/cases/console/"), ("
 # --- the server ---------------------------------------------------------------------------------------------
 
 def gunicorn_command(*, host: str, port: int, workers: int = 2, threads: int = 4) -> list[str]:
-    """The web command of `manage.py serve` (gridgov/core/management/commands/serve.py), option for option."""
-    return [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--chdir", str(ROOT),
-        "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "10",
-        "--forwarded-allow-ips", os.environ.get("GRIDGOV_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        "--no-control-socket",
-    ]
+    """The web command of `manage.py serve`, from serve.py itself."""
+    from gridgov.core.management.commands.serve import gunicorn_argv
+
+    return gunicorn_argv(host=host, port=port, workers=workers, threads=threads, base_dir=ROOT)
+
+
+def server_env(base: dict[str, str]) -> dict[str, str]:
+    """The web server's environment as `manage.py serve` gives it (MALLOC_ARENA_MAX, …) over `base`."""
+    from gridgov.core.management.commands.serve import server_environ
+
+    return server_environ(base)
 
 
 def free_port() -> int:
@@ -99,16 +103,15 @@ def stop_group(proc: subprocess.Popen, timeout: float = 15) -> list[int]:
 
 @dataclass
 class Server:
-    var_dir: Path
+    city: CityCopy
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     leftovers: list[int] = field(default_factory=list)
 
     def __enter__(self) -> Server:
-        env = {**os.environ, "GRIDGOV_VAR_DIR": str(self.var_dir), "DJANGO_SETTINGS_MODULE": SETTINGS}
-        env.pop("DATABASE_URL", None)
+        env = server_env(self.city.env())
         env.pop("GRIDGOV_ACCESS_LOG", None)
-        self.log = open(self.var_dir / f"gunicorn-{self.port}.log", "wb")  # noqa: SIM115
+        self.log = open(self.city.work / f"gunicorn-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(gunicorn_command(host="127.0.0.1", port=self.port), env=env, cwd=ROOT,
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -161,26 +164,87 @@ def vm_rss_mb(pid: int, key: str = "VmRSS") -> float:
 
 # --- the city copy and the credentials ------------------------------------------------------------------------
 
-def copy_city(var_dir: Path, into: Path) -> Path:
-    """Copy the benchmark city's database (and the keys it is read with) into `into`; answer `into`."""
-    src = var_dir / "gridgov.sqlite3"
-    with contextlib.closing(sqlite3.connect(src)) as db:  # fold any WAL into the file before copying it
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    shutil.copyfile(src, into / "gridgov.sqlite3")
+@dataclass
+class CityCopy:
+    """A throw-away copy of the benchmark city: `work` is its GRIDGOV_VAR_DIR (the keys, and the SQLite file);
+    `database_url` the PostgreSQL copy (None: the SQLite file in `work`)."""
+    work: Path
+    database_url: str | None = None
+
+    @property
+    def database(self) -> str:
+        return "postgres" if self.database_url else "sqlite"
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "GRIDGOV_VAR_DIR": str(self.work), "DJANGO_SETTINGS_MODULE": SETTINGS}
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        else:
+            env.pop("DATABASE_URL", None)
+        return env
+
+    def stored(self, codes: list[str], table: str) -> int:
+        """How many of `codes` are in `table`'s tracking_code column."""
+        if not self.database_url:
+            return stored(self.work / "gridgov.sqlite3", codes, table)
+        import psycopg
+
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table} WHERE tracking_code = ANY(%s)",  # noqa: S608
+                                [list(set(codes))]).fetchone()[0]
+
+
+def copy_keys(var_dir: Path, into: Path) -> None:
+    """The keys the city is read with (sessions, tokens, encrypted fields) and its static files."""
     for name in ("secret_key", "field_key"):
         if (var_dir / name).exists():
             shutil.copy2(var_dir / name, into / name)
     if (var_dir / "static").exists():
         (into / "static").symlink_to((var_dir / "static").resolve())
+
+
+def copy_city(var_dir: Path, into: Path) -> Path:
+    """Copy the benchmark city's SQLite database (and the keys it is read with) into `into`; answer `into`."""
+    src = var_dir / "gridgov.sqlite3"
+    with contextlib.closing(sqlite3.connect(src)) as db:  # fold any WAL into the file before copying it
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(src, into / "gridgov.sqlite3")
+    copy_keys(var_dir, into)
     return into
 
 
-def prepare(var_dir: Path) -> dict:
+@contextlib.contextmanager
+def city_copy(var_dir: Path, work: Path, database_url: str | None = None, log=print):
+    """A CityCopy of the city in `var_dir` (SQLite) or at `database_url` (PostgreSQL: a database created from
+    the city as its template, dropped on the way out)."""
+    t0 = time.monotonic()
+    if not database_url:
+        copy_city(var_dir, work)
+        log(f"  copied the city's database in {time.monotonic() - t0:.0f} s")
+        yield CityCopy(work)
+        return
+    from bench.run import pg_clone, pg_drop, pg_url_with
+
+    copy_keys(var_dir, work)
+    if "django" in sys.modules:  # PostgreSQL copies no template with a connection open on it: close ours
+        from django.conf import settings
+
+        if settings.configured:
+            from django.db import connections
+
+            connections.close_all()
+    url = pg_clone(database_url)
+    log(f"  copied the city's database into {pg_url_with(url)[1]} in {time.monotonic() - t0:.0f} s")
+    try:
+        yield CityCopy(work, url)
+    finally:
+        pg_drop(url)
+
+
+def prepare(city: CityCopy) -> dict:
     """In a child process on the copy: a bearer token for a grid member, a point in one of their grids, a
     category without required extra fields, a leader's session, and the baseline's table."""
-    env = {**os.environ, "GRIDGOV_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": SETTINGS}
-    env.pop("DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "bench.intake", "prepare"], env=env, cwd=ROOT, check=True,
+    out = subprocess.run([sys.executable, "-m", "bench.intake", "prepare"], env=city.env(), cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -397,34 +461,34 @@ def stored(db: Path, codes: list[str], table: str) -> int:
 # --- the rows -------------------------------------------------------------------------------------------------
 
 def bench_intake_and_memory(var_dir: Path, *, seconds: float, warmup: float, intake: bool = True,
-                            memory: bool = True, log=print) -> list:
+                            memory: bool = True, database_url: str | None = None, log=print) -> list:
+    """The intake rows (and the memory row) on a copy of the city in `var_dir` — or, with `database_url`, of
+    the PostgreSQL city there (`var_dir` then holds its keys)."""
     from bench.run import Row
 
     rows = []
     driver = run_wrk if shutil.which("wrk") else run_threads
-    with tempfile.TemporaryDirectory(prefix="gridgov-bench-", dir=var_dir.parent) as tmp:
-        work = Path(tmp)
-        t0 = time.monotonic()
-        copy_city(var_dir, work)
-        log(f"  copied the city's database in {time.monotonic() - t0:.0f} s")
-        creds = prepare(work)
-        db = work / "gridgov.sqlite3"
+    with (tempfile.TemporaryDirectory(prefix="gridgov-bench-", dir=var_dir.parent) as tmp,
+          city_copy(var_dir, Path(tmp), database_url, log=log) as city):
+        work = city.work
+        creds = prepare(city)
+        where = "a copy of the city's PostgreSQL database" if database_url else "a copy of the city's database"
         if intake:
             template = body_template(category=creds["category"], lon=creds["lon"], lat=creds["lat"])
-            with Server(work) as server:
+            with Server(city) as server:
                 runs = {}
                 for name, path in (("baseline", "/bench/insert"), ("ours", "/api/v1/cases")):
                     runs[name] = driver(port=server.port, path=path, template=template, token=creds["token"],
                                         seconds=seconds, warmup=warmup, work_dir=work)
                     log(f"  {name}: {runs[name].rps:,.0f} requests/s, p99 {runs[name].p99_ms:.1f} ms")
             ours, base = runs["ours"], runs["baseline"]
-            kept = stored(db, ours.codes, "cases_case")
-            base_kept = stored(db, base.codes, "bench_insert")
+            kept = city.stored(ours.codes, "cases_case")
+            base_kept = city.stored(base.codes, "bench_insert")
             all_kept = kept == len(ours.codes) and len(set(ours.codes)) == len(ours.codes)
             base_ok = base.errors == 0 and base_kept == len(base.codes) > 0
             ratio = ours.rps / base.rps
             note = (f"{ours.driver}, {warmup:g} s warm-up then {seconds:g} s per endpoint, gunicorn as `manage.py "
-                    f"serve` (2 workers × 4 threads, no job runner) on a copy of the city's database; as grid "
+                    f"serve` (2 workers × 4 threads, no job runner) on {where}; as grid "
                     f"member {creds['member']} (bearer token), category {creds['category']}, a point in grid "
                     f"{creds['grid']}; p50 {ours.p50_ms:.1f} ms (baseline {base.p50_ms:.1f} ms); errors "
                     f"{ours.errors} (baseline {base.errors}); acknowledged {len(ours.codes):,} cases, "
@@ -439,7 +503,7 @@ def bench_intake_and_memory(var_dir: Path, *, seconds: float, warmup: float, int
                             ours.p99_ms < 100,
                             f"the driver's p99 over the timed run of each endpoint; p50 {ours.p50_ms:.1f} ms"))
         if memory:
-            with Server(work) as server:
+            with Server(city) as server:
                 statuses = {}
                 for _ in range(3):  # twice or more per worker, whichever accepts
                     for who, page in MEMORY_PAGES:

@@ -3,23 +3,35 @@ docs/benchmarks.md and var/bench/results.json.
 
 The large demo city (10,000+ grids) is built once into var/bench/ and reused; the benchmark city skips the
 demo residents (GRIDGOV_DEMO_RESIDENTS_PER_GRID=0, about 3 per grid: no row reads them). `--quick` uses the
-small city. Rows so far: the locator; the bulk case generator, the rollups rebuild and the dashboard reads
-against DuckDB (bench/dashboards.py: the city is brought to `--cases` cases once, 1,000,000 by default, 5,000
-with --quick). Issue "Benchmarks" adds intake, import, lookup and memory.
+small city. Rows: the locator; the bulk case generator, the rollups rebuild and the dashboard reads against
+DuckDB (bench/dashboards.py: the city is brought to `--cases` cases once, 1,000,000 by default, 5,000 with
+--quick); the resident import and the lookup by ID number (bench/residents.py: 1,000,000 rows, 20,000 with
+--quick; the imported database is kept and reused like the city); intake and a worker's memory
+(bench/intake.py).
+
+PostgreSQL, the table's second column: the same city built once into its own database (gridgov_bench_<size> on
+the server of BENCH_PG_URL or --pg-url, its keys and cases.json in var/bench/<size>-postgres) and reused. Django's
+connection is fixed at setup, so the dashboards and intake rows on PostgreSQL run in a child process
+(`python -m bench.run --database postgres`), whose rows are merged by name into the table. An unreachable
+server skips the column, with a note.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,20 +46,119 @@ class Row:
     target: str
     met: bool | None
     note: str = ""
+    database: str = "sqlite"  # or "postgres": the table's second column
 
 
-def _setup_django(var_dir: Path, size: str) -> None:
+# --- PostgreSQL -------------------------------------------------------------------------------------------------
+
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def pg_url_with(url: str, name: str | None = None) -> tuple[str, str]:
+    """(`url` naming database `name` instead, the database `url` names)."""
+    parts = urlsplit(url)
+    current = parts.path.lstrip("/") or "postgres"
+    return (urlunsplit(parts._replace(path=f"/{name}")) if name else url), current
+
+
+def _pg_admin(url: str):
+    """An autocommit connection to the server's maintenance database (CREATE/DROP DATABASE)."""
+    import psycopg
+
+    return psycopg.connect(pg_url_with(url, "postgres")[0], autocommit=True, connect_timeout=5)
+
+
+def pg_reachable(url: str) -> str | None:
+    """None when the server at `url` answers, else why not."""
+    try:
+        with _pg_admin(url) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL column
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return None
+
+
+def pg_ensure(url: str, name: str) -> str:
+    """The URL of database `name` on `url`'s server, created if missing."""
+    from psycopg import sql
+
+    with _pg_admin(url) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return pg_url_with(url, name)[0]
+
+
+def pg_copy_name(template_url: str) -> str:
+    """The name of this process's throw-away copy of the database at `template_url`."""
+    return f"{pg_url_with(template_url)[1]}_copy_{os.getpid()}"
+
+
+def pg_clone(template_url: str) -> str:
+    """A copy of the database at `template_url` named by pg_copy_name (copies left by runs that died are
+    dropped first); answer its URL. PostgreSQL refuses while any connection is open on the template, so the
+    caller closes its own first."""
+    from psycopg import errors, sql
+
+    template, name = pg_url_with(template_url)[1], pg_copy_name(template_url)
+    with _pg_admin(template_url) as conn:
+        stale = [d for (d,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                            [template.replace("_", r"\_") + r"\_copy\_%"])
+                 if d == name or not Path(f"/proc/{d.rsplit('_', 1)[-1]}").exists()]
+    for d in stale:
+        pg_drop(pg_url_with(template_url, d)[0])
+    deadline = time.monotonic() + 20
+    with _pg_admin(template_url) as conn:
+        while True:
+            try:  # FILE_COPY: one checkpoint and a file copy, much faster than WAL_LOG for a large city
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY = FILE_COPY").format(
+                    sql.Identifier(name), sql.Identifier(template)))
+                break
+            except errors.ObjectInUse:  # a connection just closed may linger for a moment
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    return pg_url_with(template_url, name)[0]
+
+
+def pg_drop(url: str) -> None:
+    from psycopg import sql
+
+    with _pg_admin(url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(pg_url_with(url)[1])))
+
+
+def pg_about(url: str) -> str:
+    """The server's version and the settings that matter for these rows."""
+    with _pg_admin(url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        settings = {k: conn.execute(f"SHOW {k}").fetchone()[0]
+                    for k in ("shared_buffers", "work_mem", "synchronous_commit")}
+    return f"PostgreSQL {version} ({', '.join(f'{k} {v}' for k, v in settings.items())})"
+
+
+# --- the city ---------------------------------------------------------------------------------------------------
+
+def _setup_django(var_dir: Path, size: str, database_url: str | None = None) -> None:
     os.environ["GRIDGOV_VAR_DIR"] = str(var_dir)
-    os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("GRIDGOV_DEMO_RESIDENTS_PER_GRID", "0")  # minimal residents: no row reads them
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    env = {**os.environ}
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v", "0"], check=True, env=env, cwd=ROOT)
-    subprocess.run([*manage, "demo_city", "--if-empty", "--size", size], check=True, env=env, cwd=ROOT)
     import django
 
     django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from gridgov.geo.models import Area
+
+    call_command("migrate", verbosity=0)
+    if not Area.objects.exists():  # built in a child process: the build's memory is not kept by this one
+        connections.close_all()
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "demo_city", "--if-empty", "--size", size],
+                       check=True, env={**os.environ}, cwd=ROOT)
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -106,37 +217,63 @@ def bench_locator(*, points: int, repeat: int) -> list[Row]:
     ]
 
 
-def bench_analytics(var_dir: Path, *, cases: int, repeat: int, direct: bool) -> list[Row]:
+def bench_analytics(var_dir: Path, *, cases: int, repeat: int, direct_max: int | None) -> list[Row]:
     from bench.dashboards import bench_dashboards, load_cases
     from gridgov.accounts.models import User
 
     rows = load_cases(target=cases, var_dir=var_dir)
     user = User.objects.filter(username="leader").first() or User.objects.filter(role="admin").first()
-    return rows + bench_dashboards(user=user, repeat=repeat, direct=direct)
+    return rows + bench_dashboards(user=user, repeat=repeat, direct_max=direct_max)
 
 
-def render(rows: list[Row], *, size: str) -> str:
+DATABASES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _cells(r: Row | None) -> list[str]:
+    if r is None:
+        return ["—"] * 4
+    met = "yes" if r.met else ("no" if r.met is False else "—")
+    return [f"{r.value:,}", f"{r.baseline:,}" if r.baseline is not None else "—",
+            f"{r.ratio}" if r.ratio is not None else "—", met]
+
+
+def render(rows: list[Row], *, size: str, notes: list[str] = (), about: str = "") -> str:
+    """The table: one line per row name, SQLite's value (baseline, ratio, met) and PostgreSQL's beside it where
+    the row ran on both; `notes` (e.g. the total time) end the notes."""
+    by_name: dict[str, dict[str, Row]] = {}
+    for r in rows:
+        by_name.setdefault(r.name, {})[r.database] = r
+    both = any(len(v) > 1 or "postgres" in v for v in by_name.values())
     lines = [
         "# Benchmarks",
         "",
         f"Measured by `make bench{'-quick' if size == 'small' else ''}` on {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of repeated runs; each row "
-        "against its baseline in the same run.",
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+        f"{'; ' + about if about else ''}; medians of "
+        "repeated runs; each row against its baseline in the same run and on the same database.",
         "",
-        "| row | value | unit | baseline | ratio | target | met |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        met = "yes" if r.met else ("no" if r.met is False else "—")
-        lines.append(f"| {r.name} | {r.value:,} | {r.unit} | {r.baseline if r.baseline is not None else '—'} | "
-                     f"{r.ratio if r.ratio is not None else '—'} | {r.target} | {met} |")
-    notes = [f"- {r.name}: {r.note}" for r in rows if r.note]
-    if notes:
-        lines += ["", "Notes:", *notes]
+    if both:
+        lines += ["| row | unit | target | SQLite | baseline | ratio | met | PostgreSQL | baseline | ratio | met |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+    else:
+        lines += ["| row | unit | target | value | baseline | ratio | met |", "|---|---|---|---|---|---|---|"]
+    for name, per in by_name.items():
+        first = next(iter(per.values()))
+        cells = _cells(per.get("sqlite")) + (_cells(per.get("postgres")) if both else [])
+        lines.append(f"| {name} | {first.unit} | {first.target} | {' | '.join(cells)} |")
+    row_notes = [f"- {r.name}{' (PostgreSQL)' if both and r.database == 'postgres' else ''}: {r.note}"
+                 for per in by_name.values() for r in per.values() if r.note]
+    if row_notes or notes:
+        lines += ["", "Notes:", *row_notes, *(f"- {n}" for n in notes)]
     if any(r.unit == "ms (median)" for r in rows):
         lines += ["", *METHOD_ANALYTICS]
+    if any(r.name.startswith(("import:", "lookup:")) for r in rows):
+        lines += ["", *METHOD_IMPORT]
     if any(r.name.startswith(("intake:", "memory:")) for r in rows):
         lines += ["", *METHOD_INTAKE]
+    if both:
+        lines += ["", *METHOD_POSTGRES]
     return "\n".join(lines) + "\n"
 
 
@@ -163,10 +300,12 @@ METHOD_ANALYTICS = [
     "layer, reports per H3 cell (the cell of each case computed once when the cases are exported: DuckDB's h3 "
     "and sqlite extensions are not shipped with its wheel, so it reads a CSV export of the cases table made once "
     "per run). Only DuckDB's queries are timed, not the export.",
-    "- **Equality**: every figure of every row is compared with DuckDB's and with `selectors.direct_kpis` (the "
-    "raw-case computation in Python — for a ranking, its first 8 rows by code, as it takes seconds per area at "
-    "a million cases; for the hotspots, H3 cells counted from the raw cases); a mismatch fails the row and is "
-    "printed.",
+    "- **Equality**: every figure of every row is compared with DuckDB's; and with `selectors.direct_kpis` (the "
+    "raw-case computation in Python — for a ranking, its first 8 rows by code; for the hotspots, H3 cells "
+    "counted from the raw cases) where the area holds at most `--direct-max` cases over the period and the "
+    "previous one (100,000 by default at a million cases, every read with `--quick` or `--direct-all`): it "
+    "reads every case of the area in Python, and the city-wide reads alone took minutes. The note of each row "
+    "says which checks ran; a mismatch fails the row and is printed.",
     "- **Target** (the analytics issue): each dashboard read under 200 ms (p90) and at most 2× DuckDB (median).",
 ]
 
@@ -174,11 +313,13 @@ METHOD_ANALYTICS = [
 METHOD_INTAKE = [
     "## How the intake and memory rows are measured",
     "",
-    "- **The server**: gunicorn with `manage.py serve`'s options (2 workers × 4 gthreads; no job runner) on a "
-    "free port, on a copy of the benchmark city's SQLite database in a temporary directory (so the city of the "
-    "other rows is never changed), with `DJANGO_SETTINGS_MODULE=bench.baseline_settings`: config.settings and "
-    "gridgov's own URLs plus the baseline endpoint. Started and stopped by the run (the whole process group; "
-    "a process left behind fails the run).",
+    "- **The server**: gunicorn with `manage.py serve`'s command line and environment (its `gunicorn_argv` and "
+    "`server_environ`: 2 workers × 4 gthreads, MALLOC_ARENA_MAX; no job runner) on a free port, on a throw-away "
+    "copy of the benchmark city's database (SQLite: a file copy in a temporary directory; PostgreSQL: "
+    "`CREATE DATABASE … TEMPLATE` the city, dropped afterwards) so that the city of the other rows is never "
+    "changed, with `DJANGO_SETTINGS_MODULE=bench.baseline_settings`: config.settings and gridgov's own URLs "
+    "plus the baseline endpoint. Started and stopped by the run (the whole process group; a process left "
+    "behind fails the run).",
     "- **Intake**: `wrk` (Debian's package; a Python thread driver when it is missing, named in the note), 16 "
     "connections, a Lua script posting a JSON case (a category without required extra fields, a point in one "
     "of the grid member's grids, a distinct description per request) with a grid member's bearer token to "
@@ -187,7 +328,8 @@ METHOD_INTAKE = [
     "not a 200/201 with a tracking code. Every tracking code answered (warm-up included) is looked up in the "
     "database afterwards.",
     "- **The baseline**: the same load on `POST /bench/insert` (bench/baseline_app.py), a bare Ninja endpoint "
-    "inserting one row into a table of the same database, in the same server, right before.",
+    "inserting one row (keyed by its tracking code; the same SQL on both databases) into a table of the same "
+    "database, in the same server, right before.",
     "- **Memory**: a fresh server; the leader GETs the dashboard, the map, the residents list and the API's "
     "case list, the dispatcher the console and its map data, three times each; then the VmRSS of every worker "
     "(not the master) from /proc/<pid>/status. The row is the largest.",
@@ -196,52 +338,252 @@ METHOD_INTAKE = [
     "",
     "## What limits intake and memory (profiled 2026-12-05)",
     "",
-    "- **Intake is CPU-bound, not SQLite-bound**: about 25 ms of Python per report (cProfile on the request "
-    "path; 22 queries whose execution is ~2 % of it, half the time Django building SQL). Re-reading the whole "
-    "case for the 201 answer (`case_get`: 7 joins, 3 prefetches, the timeline) is ~42 %, `case_report` ~34 %, "
-    "the response ~15 %. With two cores shared with the load generator that caps near 30 requests/s, and 16 "
-    "connections queue to a p99 near a second. What would move it: answer the 201 from the objects already in "
-    "memory, fewer queries on the report path; the bare insert costs 0.76 ms, so 0.5× of it needs a 10× cut.",
-    "- **Memory**: a worker is ~100–120 MB after imports; SQLite's page cache (`cache_size=-65536`, 64 MB per "
-    "connection) and glibc's per-thread arenas make the rest (a 2 MB cache: 174 MB instead of 238 MB on the "
-    "console; `MALLOC_ARENA_MAX=2`: 260 instead of 329 MB). What would move it: an 8–16 MB cache and "
-    "MALLOC_ARENA_MAX=2 in the environment `manage.py serve` gives gunicorn.",
+    "- **Intake is CPU-bound in Django, not in SQLite.** Before this session's change a report cost ~25 ms of "
+    "Python on a quiet core (cProfile, the request path through the test client), ~42 % of it re-reading the "
+    "whole case for the 201 answer (`case_get`: 7 joins, 3 prefetches, the timeline). Now the 201 is answered "
+    "from the case as written — its timeline step, its photos, no tasks yet (`gridgov.core.preload.loaded`; a "
+    "test checks the answer equals a GET of the case) —, the grid comes from the locator's row, the audit append "
+    "takes no savepoint of its own and the webhook check reads only the subscriptions' events: 13 statements "
+    "instead of 22 and about half the time per report. What is left is the ORM building SQL and model "
+    "instances: one `select_related` query on the 94-row category table costs ~1.5 ms of Python for 0.15 ms of "
+    "SQLite (a quarter of `case_report`), the token lookup ~12 % of the request, the response's validation "
+    "through Ninja ~15 %. The report writes five rows (the case, its number, the timeline step, the audit entry "
+    "and chain head, the rollups' dirty mark) in one transaction where the baseline writes one with no "
+    "authentication: through the test client ours is ~11× the bare insert's time, so 0.5× of its throughput is "
+    "out of reach with the ORM on this path; and with 16 connections on 2 workers the p99 is queueing (16 ÷ "
+    "throughput) plus SQLite's busy handler, which sleeps 25–100 ms steps while a writer holds the lock.",
+    "- **What would move intake next**: a per-process category table refreshed like the locator (at most every "
+    "GRIDGOV_LOCATOR_CHECK_SECONDS); the audit append and the case number in raw SQL; one writer at a time per "
+    "process (a Python lock before `BEGIN IMMEDIATE`, woken at commit, instead of the busy handler's sleeps — "
+    "tried on a loaded machine, inconclusive, not kept); a third worker process.",
+    "- **Memory**: a worker is ~100–120 MB after imports; the rest was SQLite's page cache (then 64 MB per "
+    "connection, one connection per thread) and glibc's per-thread malloc arenas. Now the cache is 16 MB per "
+    "connection (`GRIDGOV_SQLITE_CACHE_MB`) and `manage.py serve` starts gunicorn with `MALLOC_ARENA_MAX=2` "
+    "(serve.server_environ, which this benchmark uses too): 279 MB → ~170 MB on the large city.",
 ]
 
-GROUPS = ("locator", "analytics", "intake", "memory")
+METHOD_IMPORT = [
+    "## How the import and lookup rows are measured",
+    "",
+    "- **The file**: bench/residents.py generates var/bench/<size>/residents_<rows>.csv once (seed 8, from the "
+    "city's grids) in the import template's headers: distinct valid GB 11643 ID numbers (check digits, birth "
+    "dates 1935–2020), mobiles for 90 %, ethnicity, registered residence, occupation, political status, "
+    "residence type and presence, households of 1–5 people (2.55 on average) each at its own standard address "
+    "(road, number, building, unit, floor, room) in a random grid, with its 户号 and relations.",
+    "- **Import**: a child process (`python -m bench.residents import`) on a copy of the city's SQLite database "
+    "runs `importer.import_file` as the city's leader, as `residents_import` and the upload job do: validation, "
+    "AES-GCM encryption, blind indexes, addresses, houses and households, history rows and the audit entry. The "
+    "value is rows per second over the wall time (audit entry included); peak memory is the child's VmHWM; every "
+    "row must be created or updated, each new resident with its history row, no row error, the audit entry "
+    "written. That database is kept (var/bench/<size>/residents-<rows>/, with the figures in import.json) like "
+    "the city: importing a million rows takes many minutes, so later runs report the run that built it and "
+    "`--import-again` measures it anew.",
+    "- **Import baseline**: right before the import, in another child on the same copy: the CSV parsed by "
+    "Python's csv module and inserted with sqlite3's `executemany` (2,000 rows a call, one transaction) into a "
+    "plain table without indexes, dropped afterwards; no validation.",
+    "- **Lookup**: every run, a child on the kept database: 1,000 ID numbers drawn at random from the file (of "
+    "its own community for the community-level user) each looked up through `selectors.resident_list(user=…, "
+    "q=<ID number>, status=None)` — what the search page and the API's people search call — sliced as a page "
+    "and evaluated, after 20 warm-up lookups; p50 (p90 in the note), as a community-level user and as the "
+    "leader. Baseline: a bare `SELECT id, name, path FROM residents_resident WHERE id_index = ?` on the same "
+    "connection with the blind index computed beforehand, timed alternately with ours; both must return the "
+    "same resident, whose name must match the file.",
+    "- **Targets** (issue 8): import ≥ 40,000 rows/s with peak < 500 MB; lookup p50 ≤ 1 ms.",
+    "",
+    "## What limits import and lookup",
+    "",
+    "- **Import**: profiled (cProfile, 100,000 rows): before this session 525 s, mostly model instances (~960k "
+    "Address objects from a candidate query that grew with every batch), `bulk_create_with_history` and "
+    "datetime adaptation. Now addresses are found by their exact key, addresses, houses, households and their "
+    "history rows go in by raw multi-row INSERTs, new residents as plain rows, batches of 10,000, a 128 MB "
+    "page cache while importing, and the history tables keep only the indexes history is read by (a resident "
+    "and its history row used to update 29 indexes). Per 100,000 rows about half the CPU is SQLite keeping the "
+    "indexes of residents_resident, its history and the address, house and household tables up (random keys: "
+    "the blind indexes, paths) and half per-row Python (GB 11643 validation, AES-GCM, HMAC, building the rows). "
+    "What would move it: validation and encryption in a second process while the first writes (2 cores); fewer "
+    "indexes on residents_resident (a partial unique index on id_index could serve the lookups alone); "
+    "PostgreSQL's COPY for a PostgreSQL deployment. 40,000 rows/s — 25 µs per row for validation, two "
+    "encryptions, two HMACs and five indexed tables — is beyond this design on one SQLite writer.",
+    "- **Lookup**: the indexed search itself takes ~0.04 ms; the rest is Django compiling the 5-table "
+    "`select_related` query of the list page. What would move it: a lighter query for the exact-ID search (the "
+    "result is one row; its related objects could be read after) or a cached compiled query.",
+]
+
+METHOD_POSTGRES = [
+    "## The PostgreSQL column",
+    "",
+    "- **The city**: the same commands as the SQLite city (`migrate`, `demo_city --if-empty --size …` without "
+    "demo residents, then the bulk cases and the rollups rebuild) into a database of its own, `gridgov_bench_large` "
+    "(`gridgov_bench_small` with `--quick`) on the server of `BENCH_PG_URL` (default "
+    "postgres://postgres@127.0.0.1:5432/postgres; `--pg-url`), created when missing; built once and reused, its "
+    "keys and cases.json in var/bench/<size>-postgres. An unreachable server skips the column with a note.",
+    "- **The rows**: the dashboard reads and pages, each against DuckDB over the PostgreSQL city's own raw cases, "
+    "and intake against the bare insert — the same code, targets and checks as SQLite's, in a child process "
+    "(`python -m bench.run --database postgres`: Django's connection is fixed at setup) run after the SQLite "
+    "rows, on the same machine (the server's settings in the header). Locator, import, lookup and memory do not "
+    "depend on the database and run on SQLite only.",
+]
+
+# the row groups, in the order they run; "import" and "lookup" (bench/residents.py) are wired in by the lead
+GROUPS = ("locator", "analytics", "import", "lookup", "intake", "memory")
+PG_GROUPS = ("analytics", "intake")  # also run on PostgreSQL
+
+
+def _rows(var_dir: Path, only: set[str], args, timings: dict[str, float], *,
+          database_url: str | None = None) -> list[Row]:
+    """The rows of the groups in `only` on the database Django is set up with; each group's seconds into
+    `timings`."""
+    rows: list[Row] = []
+
+    def timed(group: str, fn) -> None:
+        t0 = time.monotonic()
+        rows.extend(fn())
+        timings[group] = time.monotonic() - t0
+
+    if "locator" in only:
+        timed("locator", lambda: bench_locator(points=20_000 if args.quick else 200_000,
+                                               repeat=3 if args.quick else 7))
+    if "analytics" in only:
+        timed("analytics", lambda: bench_analytics(var_dir, cases=args.cases or (5_000 if args.quick else 1_000_000),
+                                                   repeat=args.repeat or (5 if args.quick else 15),
+                                                   direct_max=args.direct_max))
+    if only & {"import", "lookup"}:
+        from bench.residents import bench_import_and_lookup
+
+        # the lookups run on the database the import filled, so both come from one call
+        timed("+".join(g for g in ("import", "lookup") if g in only), lambda: [
+            r for r in bench_import_and_lookup(var_dir, rows=args.residents or (20_000 if args.quick else 1_000_000),
+                                               again=args.import_again)
+            if r.name.split(":")[0] in only])
+    if only & {"intake", "memory"}:
+        from bench.intake import bench_intake_and_memory
+
+        timed("+".join(g for g in ("intake", "memory") if g in only), lambda: bench_intake_and_memory(
+            var_dir, seconds=4 if args.quick else 12, warmup=1 if args.quick else 2, intake="intake" in only,
+            memory="memory" in only, database_url=database_url))
+    return rows
+
+
+def _timings(timings: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+
+
+def run_postgres(args, size: str, only: set[str], log=print) -> tuple[list[Row], list[str], dict, str]:
+    """The PostgreSQL rows from a child process: (rows, notes, the seconds of its parts, the server's
+    description); no rows and a note when the server cannot be reached or the child fails."""
+    reason = pg_reachable(args.pg_url)
+    if reason:
+        return [], [f"PostgreSQL column skipped: no server at {_safe(args.pg_url)} ({reason}); set BENCH_PG_URL "
+                    "or --pg-url"], {}, ""
+    city = pg_ensure(args.pg_url, f"gridgov_bench_{size}")
+    about = pg_about(args.pg_url)
+    argv = [sys.executable, "-m", "bench.run", "--database", "postgres", "--pg-url", args.pg_url,
+            "--only", ",".join(sorted(only))]
+    argv += ["--quick"] if args.quick else []
+    argv += ["--cases", str(args.cases)] if args.cases else []
+    argv += ["--repeat", str(args.repeat)] if args.repeat else []
+    argv += ["--direct-max", str(args.direct_max)] if args.direct_max is not None else ["--direct-all"]
+    with contextlib.ExitStack() as stack:
+        out = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "rows.json"
+        env = {**os.environ, "DATABASE_URL": city}
+        log(f"== PostgreSQL ({_safe(city)}), in a child process")
+        code = subprocess.run([*argv, "--rows-out", str(out)], env=env, cwd=ROOT).returncode
+        if code != 0 or not out.exists():
+            return [], [f"PostgreSQL column incomplete: the child run failed (exit {code}); see its output"], {}, about
+        result = json.loads(out.read_text())
+        return [Row(**r) for r in result["rows"]], [], result["timings"], about
+
+
+def _safe(url: str) -> str:
+    """`url` without a password."""
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    started = time.monotonic()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the small city, fewer repetitions")
     parser.add_argument("--no-write", action="store_true", help="print only (the test suite uses this)")
     parser.add_argument("--cases", type=int, default=None,
                         help="cases in the benchmark city (default 1,000,000; 5,000 with --quick)")
     parser.add_argument("--repeat", type=int, default=None, help="timed repetitions of each dashboard read")
-    parser.add_argument("--no-direct", action="store_true",
-                        help="check the dashboards against DuckDB only, not also against direct_kpis (slow at 1M)")
+    parser.add_argument("--direct-max", type=int, default=None,
+                        help="check a dashboard read against direct_kpis only where its area holds at most this "
+                             "many cases (default 100,000; every read with --quick); 0: never")
+    parser.add_argument("--direct-all", action="store_true", help="check every dashboard read against direct_kpis")
+    parser.add_argument("--no-direct", action="store_true", help="the same as --direct-max 0 (DuckDB only)")
+    parser.add_argument("--residents", type=int, default=None,
+                        help="rows of the resident CSV imported (default 1,000,000; 20,000 with --quick)")
+    parser.add_argument("--import-again", action="store_true",
+                        help="import the resident CSV again (otherwise the database it filled is kept and reused "
+                             "for the lookups, and the import figures of that run are reported)")
     parser.add_argument("--only", default=None,
                         help=f"comma list of row groups to run ({', '.join(GROUPS)}); default all")
+    parser.add_argument("--database", choices=("both", "sqlite", "postgres"), default="both",
+                        help="which column(s) to measure (default both; PostgreSQL runs in a child process; "
+                             "postgres alone prints its table and writes nothing)")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL") or DEFAULT_PG_URL,
+                        help="the PostgreSQL server (env BENCH_PG_URL; default %(default)s); the city goes into "
+                             "its database gridgov_bench_<size>")
+    parser.add_argument("--rows-out", type=Path, default=None, help=argparse.SUPPRESS)  # the child's rows, as JSON
+    parser.add_argument("--var-dir", type=Path, default=None, help=argparse.SUPPRESS)  # the child's keys (tests)
     args = parser.parse_args(argv)
     only = set(GROUPS) if not args.only else {g.strip() for g in args.only.split(",") if g.strip()}
     if only - set(GROUPS):
         parser.error(f"--only: unknown {', '.join(sorted(only - set(GROUPS)))}; choose from {', '.join(GROUPS)}")
+    if args.no_direct:
+        args.direct_max = 0
+    elif args.direct_all or (args.quick and args.direct_max is None):
+        args.direct_max = None
+    elif args.direct_max is None:
+        args.direct_max = 100_000
     size = "small" if args.quick else "large"
+
+    if args.database == "postgres":  # the child (or a PostgreSQL-only run): this process's Django is PostgreSQL's
+        reason = pg_reachable(args.pg_url)
+        if reason:
+            sys.exit(f"PostgreSQL at {_safe(args.pg_url)} is unreachable: {reason}")
+        url = os.environ.get("DATABASE_URL") if args.rows_out else None
+        url = url or pg_ensure(args.pg_url, f"gridgov_bench_{size}")
+        var_dir = args.var_dir or ROOT / "var" / "bench" / f"{size}-postgres"
+        var_dir.mkdir(parents=True, exist_ok=True)
+        timings = {}
+        _setup_django(var_dir, size, database_url=url)
+        timings["setup"] = time.monotonic() - started
+        rows = _rows(var_dir, only & set(PG_GROUPS), args, timings, database_url=url)
+        for r in rows:
+            r.database = "postgres"
+        if args.rows_out:
+            args.rows_out.write_text(json.dumps({"rows": [asdict(r) for r in rows], "timings": timings},
+                                                ensure_ascii=False))
+            return 0
+        print(render(rows, size=size, about=pg_about(args.pg_url),
+                     notes=[f"total: {(time.monotonic() - started) / 60:.1f} min ({_timings(timings)})"]))
+        return 0
+
     var_dir = ROOT / "var" / "bench" / size
     var_dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
     _setup_django(var_dir, size)
-    rows: list[Row] = []
-    if "locator" in only:
-        rows += bench_locator(points=20_000 if args.quick else 200_000, repeat=3 if args.quick else 7)
-    if "analytics" in only:
-        rows += bench_analytics(var_dir, cases=args.cases or (5_000 if args.quick else 1_000_000),
-                                repeat=args.repeat or (5 if args.quick else 15), direct=not args.no_direct)
-    if only & {"intake", "memory"}:
-        from bench.intake import bench_intake_and_memory
-
-        rows += bench_intake_and_memory(var_dir, seconds=4 if args.quick else 12, warmup=1 if args.quick else 2,
-                                        intake="intake" in only, memory="memory" in only)
-    table = render(rows, size=size)
+    timings["setup"] = time.monotonic() - started
+    rows = _rows(var_dir, only, args, timings)
+    sqlite_seconds = time.monotonic() - started
+    notes, about = [], ""
+    parts = f"SQLite {sqlite_seconds / 60:.1f} min ({_timings(timings)})"
+    if args.database == "both" and only & set(PG_GROUPS):
+        pg_rows, notes, pg_timings, about = run_postgres(args, size, only & set(PG_GROUPS))
+        rows += pg_rows
+        parts += f"; PostgreSQL {(time.monotonic() - started - sqlite_seconds) / 60:.1f} min ({_timings(pg_timings)})"
+    elif only & set(PG_GROUPS):
+        notes.append("PostgreSQL column not measured in this run (`--database sqlite`).")
+    total = time.monotonic() - started
+    notes.append(f"total: `make bench{'-quick' if args.quick else ''}` took {total / 60:.1f} min — {parts}. Setup is "
+                 "migrate and the city check (or its build); analytics includes bringing the city to its cases (the "
+                 "bulk load and the rollups rebuild) when a run does that.")
+    table = render(rows, size=size, notes=notes, about=about)
     print(table)
     if not args.no_write:
         (ROOT / "docs").mkdir(exist_ok=True)

@@ -31,6 +31,71 @@ def test_dashboard_benchmark_runs_on_a_tiny_city(world, tmp_path):
     assert all(r.value > 0 and r.baseline > 0 for r in rows)
     assert [r.note for r in rows if "MISMATCH" in r.note] == []  # the figures agree; the times are not checked
     assert "| hotspot layer of the city" in render(rows, size="small")
+    assert all("direct_kpis skipped" not in r.note for r in rows)  # every read checked by default
+
+
+def test_the_table_puts_postgresql_beside_sqlite_and_the_json_has_one_entry_per_database():
+    from dataclasses import asdict
+
+    from bench.run import Row
+
+    def row(name, value, database, **kw):
+        return Row(name, value, "ms (median)", 2.0, round(value / 2, 2), "p90 < 200 ms", True, f"n {database}",
+                   database=database, **kw)
+
+    rows = [row("city KPI summary", 3.0, "sqlite"), Row("locate one", 20.0, "µs/lookup", 17.0, 1.18, "≤ 2×", True),
+            row("city KPI summary", 5.0, "postgres")]
+    table = render(rows, size="large", notes=["total: 9.0 min"])
+    assert "| row | unit | target | SQLite | baseline | ratio | met | PostgreSQL | baseline | ratio | met |" in table
+    assert "| city KPI summary | ms (median) | p90 < 200 ms | 3.0 | 2.0 | 1.5 | yes | 5.0 | 2.0 | 2.5 | yes |" in table
+    assert "| locate one | µs/lookup | ≤ 2× | 20.0 | 17.0 | 1.18 | yes | — | — | — | — |" in table
+    assert "- city KPI summary (PostgreSQL): n postgres" in table and table.index("- total: 9.0 min") > table.index(
+        "n postgres")
+    assert "## The PostgreSQL column" in table
+    assert {(e["name"], e["database"]) for e in map(asdict, rows)} == {
+        ("city KPI summary", "sqlite"), ("locate one", "sqlite"), ("city KPI summary", "postgres")}
+    assert "PostgreSQL" not in render(rows[:2], size="large")  # SQLite only: one column
+
+
+def test_postgres_urls_name_the_city_database():
+    from bench.run import _safe, pg_url_with
+
+    assert pg_url_with("postgres://postgres@127.0.0.1:5432/postgres", "gridgov_bench_large") == (
+        "postgres://postgres@127.0.0.1:5432/gridgov_bench_large", "postgres")
+    assert pg_url_with("postgres://u@h/")[1] == "postgres"
+    assert _safe("postgres://u:secret@h:5432/db") == "postgres://u:***@h:5432/db"
+
+
+@pytest.mark.django_db(transaction=True)  # committed: the child process reads the city
+def test_the_postgres_child_process_writes_its_rows(world, tmp_path):
+    """The PostgreSQL column's path: `python -m bench.run --database postgres` in a child process on this test
+    database (PostgreSQL only: TEST_DATABASE_URL), its rows read back as JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from bench.run import ROOT, Row
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL column needs PostgreSQL (make test-postgres, TEST_DATABASE_URL)")
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    url = f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    out = tmp_path / "rows.json"
+    connection.close()
+    subprocess.run([sys.executable, "-m", "bench.run", "--database", "postgres", "--only", "analytics", "--quick",
+                    "--cases", "300", "--repeat", "1", "--pg-url", url, "--var-dir", str(tmp_path),
+                    "--rows-out", str(out)], env={**os.environ, "DATABASE_URL": url}, cwd=ROOT, check=True,
+                   capture_output=True)
+    result = json.loads(out.read_text())
+    rows = [Row(**r) for r in result["rows"]]
+    assert set(result["timings"]) == {"setup", "analytics"}
+    assert {r.database for r in rows} == {"postgres"} and len(rows) == 14, [r.name for r in rows]
+    assert [r.note for r in rows if "MISMATCH" in r.note] == []
+    assert "| PostgreSQL | baseline |" in render(rows, size="small")
 
 
 # --- intake and memory: a real server cannot run on the test database, so the pieces that can are tested here --
@@ -38,16 +103,17 @@ def test_dashboard_benchmark_runs_on_a_tiny_city(world, tmp_path):
 def test_the_bench_server_is_started_with_the_options_of_manage_py_serve(monkeypatch):
     import sys
 
-    from bench.intake import gunicorn_command
+    from bench.intake import gunicorn_command, server_env
     from gridgov.core.management.commands import serve
 
-    started = []
+    started, envs = [], []
 
     class Child:
         returncode = 0
 
-        def __init__(self, args, **kwargs):
+        def __init__(self, args, env=None, **kwargs):
             started.append(list(args))
+            envs.append(env)
 
         def poll(self):
             return 0
@@ -61,6 +127,7 @@ def test_the_bench_server_is_started_with_the_options_of_manage_py_serve(monkeyp
     web = started[0]
     assert web[:2] == [sys.executable, "-m"] and "--access-logfile" not in web
     assert gunicorn_command(host="127.0.0.1", port=8123) == web
+    assert server_env({"A": "1"}) == {"A": "1", **{k: v for k, v in envs[0].items() if k.startswith("MALLOC_")}}
 
 
 def test_the_wrk_script_posts_a_distinct_json_case_with_the_token_and_the_parser_reads_wrk(tmp_path):

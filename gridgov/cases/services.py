@@ -318,7 +318,7 @@ def _clean_extra(category: Category, extra: dict | None) -> dict:
 
 
 def category_for_report(code: str | None) -> Category:
-    category = Category.objects.select_related("parent", "default_department").filter(
+    category = Category.objects.select_related("parent").filter(
         Q(code=code) | Q(service_code=code), is_active=True, parent__isnull=False).first() if code else None
     if category is None:
         raise InvalidInput(f"Unknown category {code!r}.", code="unknown_category",

@@ -24,6 +24,12 @@ from .choices import (
 )
 
 
+def history_unindexed(*names: str) -> list[str]:
+    """Columns of a history table left without an index: history is read per object (by `id`) and by date,
+    never searched by these — each index would be kept up on every write (half an import's time)."""
+    return [*names, "created_by", "updated_by"]
+
+
 class House(BaseModel):
     """An actual house (实有房屋) at a standard address."""
 
@@ -37,7 +43,7 @@ class House(BaseModel):
     owner_phone = models.CharField(_("owner's phone (encrypted)"), max_length=200, blank=True)
     rented = models.BooleanField(_("rented out"), default=False)
     confirmed_at = models.DateTimeField(_("last confirmed"), null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_unindexed("address", "grid", "path"))
 
     class Meta:
         ordering = ["address__full_text"]
@@ -57,7 +63,7 @@ class Household(BaseModel):
     grid = models.ForeignKey("geo.Grid", verbose_name=_("grid"), on_delete=models.PROTECT,
                              related_name="households")
     path = models.CharField(max_length=255, db_index=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=history_unindexed("number", "house", "grid", "path"))
 
     class Meta:
         ordering = ["number"]
@@ -71,7 +77,7 @@ class Household(BaseModel):
 class Resident(BaseModel):
     """An actual resident (实有人口). `id_number`/`phone` hold ciphertexts; `*_index` their blind indexes."""
 
-    name = models.CharField(_("name"), max_length=50, db_index=True)
+    name = models.CharField(_("name"), max_length=50)  # indexed by (name, birth_date) below
     id_number = models.CharField(_("ID number (encrypted)"), max_length=200, blank=True)
     id_index = models.CharField(max_length=64, blank=True, db_index=True)
     id_last4 = models.CharField(max_length=4, blank=True)  # for the masked display 3205**********1234
@@ -101,7 +107,9 @@ class Resident(BaseModel):
     path = models.CharField(max_length=255, db_index=True)
     confirmed_at = models.DateTimeField(_("last confirmed"), null=True, blank=True, db_index=True)
     completeness = models.PositiveSmallIntegerField(_("completeness (%)"), default=0)
-    history = HistoricalRecords(excluded_fields=["completeness"])
+    history = HistoricalRecords(excluded_fields=["completeness"], no_db_index=history_unindexed(
+        "name", "id_index", "birth_date", "phone_index", "house", "household", "status", "grid", "path",
+        "confirmed_at"))
 
     class Meta:
         ordering = ["name", "id"]

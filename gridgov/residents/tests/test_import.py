@@ -285,6 +285,13 @@ def test_progress_is_reported_every_batch(registry, monkeypatch):
     assert seen == [10, 20, 25] and result.created == 25
 
 
+def test_every_value_of_the_template_drop_downs_is_accepted():
+    maps = importer._enum_maps()
+    for key, labels in importer.ENUM_CHINESE.items():
+        assert {label: maps[key].get(label.lower()) for label in labels.values()} == {
+            label: value for value, label in labels.items()}
+
+
 def test_error_report_is_an_xlsx_with_masked_identifiers(registry):
     bad_id, bad_phone = bad_check_digit(make_id(seq=601)), "139123"
     rows = [person("甲", bad_id), person("乙", make_id(seq=603), phone=bad_phone),
@@ -381,8 +388,9 @@ def test_a_big_file_imports_quickly_and_no_plaintext_identifier_is_stored(regist
         assert plain not in text
 
 
-def test_memory_stays_flat_while_streaming(registry):
+def test_memory_stays_flat_while_streaming(registry, monkeypatch):
     """Streaming: the peak memory of a dry run is bounded by the batch, not the file (4 times the rows)."""
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2000)  # both files span several batches
     peaks = []
     for count in (4_000, 16_000):
         data, _ids, _phones = big_csv(count)
