@@ -684,7 +684,11 @@ class _Importer:
 class _Attrs(dict):
     """A row as a dict whose keys also read as attributes (for services.completeness)."""
 
-    __getattr__ = dict.__getitem__
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:  # as for an object: getattr(row, name, default) and hasattr keep working
+            raise AttributeError(name) from None
 
 
 def _adapt(value: Any) -> Any:
@@ -706,7 +710,7 @@ def _resident_defaults() -> dict[str, Any]:
 
 ADDRESS_SQL = (
     "WITH k (c, r, n, b, u, f, m) AS (VALUES {values}) SELECT a.id, a.grid_id, a.path, a.community_id, a.road, "
-    "a.number, a.building_no, a.unit, a.floor, a.room FROM k JOIN geo_address a ON a.community_id = k.c AND "
+    "a.number, a.building_no, a.unit, a.floor, a.room FROM k JOIN {table} a ON a.community_id = k.c AND "
     "a.road = k.r AND a.number = k.n AND a.building_no = k.b AND a.unit = k.u AND a.floor = k.f AND a.room = k.m")
 
 
@@ -717,7 +721,8 @@ def _addresses_by_key(keys: list[tuple]) -> dict[tuple, tuple[int, int, str]]:
     with connection.cursor() as cursor:
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            cursor.execute(ADDRESS_SQL.format(values=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))),
+            cursor.execute(ADDRESS_SQL.format(table=connection.ops.quote_name(Address._meta.db_table),
+                                              values=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))),
                            [value for key in chunk for value in key])
             for pk, grid_id, path, *key in cursor.fetchall():
                 found[tuple(key)] = (pk, grid_id, path)

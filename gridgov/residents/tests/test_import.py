@@ -403,3 +403,10 @@ def test_memory_stays_flat_while_streaming(registry, monkeypatch):
         assert result.created == count and not result.errors
     print(f"\npeak memory: 4,000 rows {peaks[0] / 1e6:.1f} MB, 16,000 rows {peaks[1] / 1e6:.1f} MB")
     assert peaks[1] < peaks[0] * 1.6
+
+
+def test_a_plain_row_reads_like_a_resident_for_completeness():
+    row = importer._Attrs(name="甲", id_index="x", ethnicity="", phone_index="", phone_last4="", house_id=None,
+                          registered_address="", household_id=None)
+    assert row.name == "甲" and getattr(row, "missing", "default") == "default" and not hasattr(row, "missing")
+    assert importer.completeness(row) == 29  # name and ID of the seven facts
