@@ -227,12 +227,18 @@ _COLUMNS = ("grain", "start", "node", "dim", *COUNTERS, "close_hours")
 
 
 def _insert(rows: list[tuple]) -> None:
-    """Plain executemany: Django's bulk_create spends most of its time building the SQL for wide rows."""
+    """Plain executemany on SQLite (Django's bulk_create spends most of its time building the SQL for wide rows);
+    COPY on PostgreSQL, where executemany sends a statement per row and the rebuild waited on them."""
     if not rows:
         return
     table = connection.ops.quote_name(Rollup._meta.db_table)
-    sql = (f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(c) for c in _COLUMNS)}) "
-           f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
+    columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     with connection.cursor() as cursor:
         for i in range(0, len(rows), BATCH):
             cursor.executemany(sql, rows[i:i + BATCH])
