@@ -2,8 +2,10 @@
 editing on a phone, sensitive tags, visits, data quality and merge."""
 
 import datetime as dt
+import warnings
 
 import pytest
+from django.core.paginator import UnorderedObjectListWarning
 from django.urls import reverse
 from django.utils import timezone
 
@@ -133,6 +135,15 @@ def test_search_by_exact_id_phone_and_name(client, registry):
     assert "李四" in client.get(url, {"q": "李"}).content.decode()
     fragment = client.get(url, {"q": "张"}, headers={"HX-Request": "true"}).content.decode()
     assert "张三" in fragment and "<html" not in fragment
+
+
+def test_a_search_by_id_number_pages_an_ordered_answer(client, registry):
+    # the exact-ID branch skips the name ordering; it must still hand the paginator an ordered query
+    login(client, registry["users"]["gm"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnorderedObjectListWarning)
+        body = client.get(reverse("residents:search"), {"q": registry["ids"]["zhang"]}).content.decode()
+    assert "张三" in body
 
 
 # --- edit -----------------------------------------------------------------------------------------------------
