@@ -7,35 +7,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from gridgov.accounts.services import token_create
 from gridgov.accounts.tests.factories import PASSWORD, DepartmentFactory
 from gridgov.cases import services
 from gridgov.cases.models import Case
+from gridgov.core.testing import Api
 
 pytestmark = pytest.mark.django_db
 
 IN_G1 = {"lon": 120.605, "lat": 31.305}
 IN_G3 = {"lon": 120.625, "lat": 31.305}
-
-
-class Api:
-    """A client acting as one user with a bearer token (labels in English)."""
-
-    def __init__(self, client, user=None, token=None):
-        self.client = client
-        if token is None and user is not None:
-            token = token_create(user=user, name="test")[1]
-        self.headers = {"Accept-Language": "en"} | ({"Authorization": f"Bearer {token}"} if token else {})
-
-    def get(self, path, **params):
-        return self.client.get(f"/api/v1{path}", params, headers=self.headers)
-
-    def post(self, path, body=None, headers=None):
-        return self.client.post(f"/api/v1{path}", json.dumps(body or {}), content_type="application/json",
-                                headers={**self.headers, **(headers or {})})
-
-    def upload(self, path, data, headers=None):
-        return self.client.post(f"/api/v1{path}", data, headers={**self.headers, **(headers or {})})
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import types
 import pytest
 from django.utils import timezone
 
-from gridgov.accounts.services import token_create
 from gridgov.cases.models import Case
 from gridgov.core.errors import NotFound
+from gridgov.core.testing import Api
 from gridgov.disputes import services
 from gridgov.disputes.models import Dispute, FollowUp, Party, Session, Step
 
@@ -23,22 +23,6 @@ pytestmark = pytest.mark.django_db
 
 IN_G1 = {"lon": 120.605, "lat": 31.305}
 PHONE = "13600003333"
-
-
-class Api:
-    """A client acting as one user with a bearer token (labels in English)."""
-
-    def __init__(self, client, user=None):
-        self.client = client
-        token = token_create(user=user, name="test")[1] if user is not None else None
-        self.headers = {"Accept-Language": "en"} | ({"Authorization": f"Bearer {token}"} if token else {})
-
-    def get(self, path, **params):
-        return self.client.get(f"/api/v1{path}", params, headers=self.headers)
-
-    def post(self, path, body=None, raw: str | None = None):
-        data = raw if raw is not None else json.dumps(body if body is not None else {})
-        return self.client.post(f"/api/v1{path}", data, content_type="application/json", headers=self.headers)
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 their 409/422 answers, tags, households, visits."""
 
 import datetime as dt
-import json
 
 import pytest
 from django.utils import timezone
 
-from gridgov.accounts.services import token_create
 from gridgov.core import crypto
 from gridgov.core.models import AuditEntry
+from gridgov.core.testing import Api
 from gridgov.residents import services
 from gridgov.residents.models import Resident, Visit
 
@@ -18,28 +17,9 @@ from .conftest import make_id
 pytestmark = pytest.mark.django_db
 
 
-class Api:
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"Accept-Language": "en", "Authorization": f"Bearer {token_create(user=user, name='t')[1]}"}
-
-    def get(self, path, **params):
-        return self.client.get(f"/api/v1/residents{path}", params, headers=self.headers)
-
-    def send(self, method, path, body=None):
-        return getattr(self.client, method)(f"/api/v1/residents{path}", json.dumps(body or {}),
-                                            content_type="application/json", headers=self.headers)
-
-    def post(self, path, body=None):
-        return self.send("post", path, body)
-
-    def patch(self, path, body=None):
-        return self.send("patch", path, body)
-
-
 @pytest.fixture
 def api(client, registry):
-    return lambda user: Api(client, registry["users"][user])
+    return lambda user: Api(client, registry["users"][user], base="/api/v1/residents")
 
 
 def no_plaintext(response, registry):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from PIL import Image
 
-from gridgov.accounts.services import token_create
+from gridgov.core import testing
 from gridgov.core.models import AuditEntry
 from gridgov.geo.models import Building
 from gridgov.residents import services
@@ -34,16 +34,9 @@ def media(settings, tmp_path):
     return tmp_path
 
 
-class Api:
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"Accept-Language": "en", "Authorization": f"Bearer {token_create(user=user, name='t')[1]}"}
-
-    def get(self, path, **params):
-        return self.client.get(f"{BASE}{path}", params, headers=self.headers)
-
-    def post(self, path, data):  # multipart/form-data
-        return self.client.post(f"{BASE}{path}", data, headers=self.headers)
+class Api(testing.Api):
+    base = BASE
+    post = testing.Api.upload  # multipart/form-data
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from gridgov.accounts.services import token_create
 from gridgov.core.models import AuditEntry
+from gridgov.core.testing import Api
 from gridgov.webhooks import services
 from gridgov.webhooks.models import Delivery, Subscription
 
@@ -16,30 +16,13 @@ BODY = {"name": "Hotline system", "target_url": "https://hotline.example/hooks",
         "events": ["case.created", "case.closed"]}
 
 
-class Api:
-    def __init__(self, client, user):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token_create(user=user, name='test')[1]}",
-                        "Accept-Language": "en"}
-
-    def get(self, path, **params):
-        return self.client.get(f"/api/v1/webhooks{path}", params, headers=self.headers)
-
-    def send(self, method, path, body=None):
-        return getattr(self.client, method)(f"/api/v1/webhooks{path}", json.dumps(body or {}),
-                                            content_type="application/json", headers=self.headers)
-
-    def post(self, path, body=None):
-        return self.send("post", path, body)
-
-
 @pytest.fixture
 def api(client, world):
     cache = {}
 
     def as_user(name):
         if name not in cache:
-            cache[name] = Api(client, world["users"][name])
+            cache[name] = Api(client, world["users"][name], base="/api/v1/webhooks")
         return cache[name]
 
     return as_user
