@@ -24,6 +24,7 @@ from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
 from gridgov.cases.models import Case, Step
+from gridgov.core.dbstats import analyze
 from gridgov.core.scope import ancestor_paths
 
 from .models import COUNTERS, DirtyCase, Grain, Rollup, RollupState
@@ -386,5 +387,6 @@ def rollups_rebuild(*, progress=None) -> dict:
         if progress:
             progress(month)
         month = following
+    analyze(Rollup)
     RollupState.objects.update_or_create(pk=1, defaults={"rebuilt_at": now, "updated_at": now})
     return {"days": days}

@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from gridgov.accounts.models import Department
+from gridgov.core.dbstats import analyze
 from gridgov.core.workcalendar import is_workday
 from gridgov.geo.models import Grid
 
@@ -80,6 +81,7 @@ def bulk_cases(*, count: int, seed: int = 1, months: int = 12, now: dt.datetime 
         codes = _tracking_codes(ids, seed)
         _write(ctx, cols, ids, codes, now=now, batch=batch, progress=progress)
         _reset_sequence()
+    analyze(Case)
     states, counts = np.unique(cols["state"], return_counts=True)
     return {"cases": count, "seconds": round(time.perf_counter() - started, 1),
             "per_state": {str(ctx["state_names"][s]): int(n) for s, n in zip(states, counts, strict=True)}}

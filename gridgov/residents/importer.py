@@ -48,6 +48,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.core import crypto
 from gridgov.core.audit import audit_log
+from gridgov.core.dbstats import analyze
 from gridgov.core.errors import InvalidInput
 from gridgov.core.scope import in_scope
 from gridgov.geo.models import Address, Grid
@@ -58,6 +59,7 @@ from .services import completeness
 from .validators import ETHNICITIES, IdentityError, ethnicity_code, parse_citizen_id, valid_mobile
 
 BATCH_SIZE = 10_000  # rows per transaction: fewer commits (each may checkpoint the WAL)
+ANALYZE_AFTER = 10_000  # residents created by one import before PostgreSQL's statistics are refreshed (dbstats)
 MAX_ERRORS = 50_000
 CHUNK = 64 * 1024
 
@@ -877,6 +879,8 @@ def import_file(*, fileobj: BinaryIO, filename: str, by, dry_run: bool = False,
         with transaction.atomic():
             audit_log(actor=by, action="resident.import", object_type="residents.resident",
                       object_repr=result.filename[:200], after=result.counts())
+        if result.created >= ANALYZE_AFTER:
+            analyze(Resident, Address, House, Household)
     return result
 
 

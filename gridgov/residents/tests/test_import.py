@@ -410,3 +410,18 @@ def test_a_plain_row_reads_like_a_resident_for_completeness():
                           registered_address="", household_id=None)
     assert row.name == "甲" and getattr(row, "missing", "default") == "default" and not hasattr(row, "missing")
     assert importer.completeness(row) == 29  # name and ID of the seven facts
+
+
+def test_a_large_import_refreshes_the_planner_statistics(registry, monkeypatch):
+    # PostgreSQL's statistics (gridgov.core.dbstats; a no-op on SQLite) once an import created ANALYZE_AFTER
+    calls = []
+    monkeypatch.setattr(importer, "analyze", lambda *models: calls.append(models))
+    monkeypatch.setattr(importer, "ANALYZE_AFTER", 2)
+    by = registry["users"]["dispatcher"]
+    assert run(csv_bytes([person("甲一", make_id(seq=801))]), by=by).created == 1
+    assert calls == []
+    assert run(csv_bytes([person("乙二", make_id(seq=802)), person("丙三", make_id(seq=803))]), by=by).created == 2
+    assert calls == [(Resident, Address, House, Household)]
+    assert run(csv_bytes([person("丁四", make_id(seq=804)), person("戊五", make_id(seq=805))]), by=by,
+               dry_run=True).created == 2
+    assert len(calls) == 1  # a dry run writes nothing
