@@ -71,6 +71,8 @@ def _may_edit(user) -> bool:
 
 
 def _page(request, items):
+    if not getattr(items, "ordered", True):  # the exact-ID search: at most one row, left unordered by the selector
+        items = items.order_by("pk")
     return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
 
 

@@ -137,6 +137,25 @@ def test_search_by_exact_id_phone_and_name(client, registry):
     assert "张三" in fragment and "<html" not in fragment
 
 
+def test_an_id_search_loads_everything_a_result_row_shows(registry, django_assert_num_queries):
+    # the exact-ID search loads selectors.RESULT_ROW_FIELDS only: showing the row must not read a column more
+    from django.template.loader import render_to_string
+
+    from gridgov.disputes.forms import resident_label
+    from gridgov.residents import selectors, views
+    from gridgov.residents.schemas import ResidentOut
+
+    rows = list(selectors.resident_list(user=registry["users"]["gm"], q=registry["ids"]["zhang"], status=None))
+    assert [r.name for r in rows] == ["张三"] and rows[0].house_id
+    with django_assert_num_queries(0):
+        out = ResidentOut.from_orm(rows[0]).model_dump()
+        html = render_to_string("residents/_resident_rows.html", {"residents": views._masked(rows),
+                                                                   "show_address": True})
+        label = resident_label(rows[0])
+    assert out["grid"] == registry["g1"].code and out["address"] and out["id_masked"] == "3205**********0032"
+    assert out["address"] in html and registry["g1"].name in html and out["address"] in label
+
+
 def test_a_search_by_id_number_pages_an_ordered_answer(client, registry):
     # the exact-ID branch skips the name ordering; it must still hand the paginator an ordered query
     login(client, registry["users"]["gm"])
