@@ -318,8 +318,11 @@ def _clean_extra(category: Category, extra: dict | None) -> dict:
 
 
 def category_for_report(code: str | None) -> Category:
-    category = Category.objects.select_related("parent").filter(
-        Q(code=code) | Q(service_code=code), is_active=True, parent__isnull=False).first() if code else None
+    # by code, else by Open311 service code; chosen here rather than by an ORDER BY, whose compiling cost more
+    # than the query on every report
+    found = list(Category.objects.select_related("parent").filter(
+        Q(code=code) | Q(service_code=code), is_active=True, parent__isnull=False).order_by()[:2]) if code else []
+    category = next((c for c in found if c.code == code), found[0] if found else None)
     if category is None:
         raise InvalidInput(f"Unknown category {code!r}.", code="unknown_category",
                            details=[{"field": "category", "message": "unknown or inactive category"}])
