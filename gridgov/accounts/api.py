@@ -39,7 +39,7 @@ def tokens(request):
     return list(selectors.token_list(user=request.auth))
 
 
-@router.post("/tokens", response={201: TokenCreated, 401: ErrorOut, 422: ErrorOut},
+@router.post("/tokens", response={201: TokenCreated, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
              summary="Create an API token for myself (the token is in this answer only)")
 def token_new(request, payload: TokenNewIn):
     token, plain = services.token_create(user=request.auth, name=payload.name, by=request.auth,
@@ -48,7 +48,7 @@ def token_new(request, payload: TokenNewIn):
                  "created_at": token.created_at, "expires_at": token.expires_at})
 
 
-@router.delete("/tokens/{token_id}", response={204: None, 401: ErrorOut, 404: ErrorOut},
+@router.delete("/tokens/{token_id}", response={204: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
                summary="Revoke one of my API tokens")
 def token_revoke(request, token_id: int):
     services.token_revoke(token_id=token_id, by=request.auth)

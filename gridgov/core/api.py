@@ -65,7 +65,7 @@ def inbox_unread_count(request):
     return {"unread": notifications.unread_count(user=request.auth)}
 
 
-@router.post("/read", response={200: ReadOut, 401: ErrorOut, 422: ErrorOut},
+@router.post("/read", response={200: ReadOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
              summary="Mark notifications read (all of them when `ids` is omitted)")
 def inbox_mark_read(request, payload: ReadIn):
     marked = notifications.mark_read(user=request.auth, ids=payload.ids)

@@ -159,7 +159,7 @@ def _people(request, filters: PeopleQuery):
     return ordered(people, filters.ordering, PEOPLE_ORDER)
 
 
-@router.post("/people/search", response={200: list[ResidentOut], **READ},
+@router.post("/people/search", response={200: list[ResidentOut], **READ, 403: ErrorOut},  # 403: CSRF
              summary="Search residents with the filters in the body (keeps an ID number or phone out of URLs)")
 @paginate(Pagination)
 def people_search(request, payload: PeopleSearchIn):

@@ -123,6 +123,23 @@ def test_session_auth_works_for_the_api(client):
     assert client.get("/api/v1/auth/me").json()["username"] == "leader"
 
 
+def test_a_session_write_without_the_csrf_token_is_a_documented_403():
+    # a browser session may call the API; its writes need the CSRF token, and the 403 is in the schema
+    from django.test import Client
+
+    user = UserFactory(username="leader", role="leader")
+    token = _issue(Client(), "leader", PASSWORD).json()
+    browser = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
+    browser.force_login(user)
+    for response in (browser.delete(f"/api/v1/auth/tokens/{token['id']}"),
+                     browser.post("/api/v1/auth/tokens", {"name": "x"}, content_type="application/json")):
+        assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    assert ApiToken.objects.get(pk=token["id"]).revoked_at is None and ApiToken.objects.count() == 1
+    paths = browser.get("/api/v1/openapi.json").json()["paths"]
+    assert "403" in paths["/api/v1/auth/tokens/{token_id}"]["delete"]["responses"]
+    assert "403" in paths["/api/v1/auth/tokens"]["post"]["responses"]
+
+
 def test_logins_and_failures_are_audited(client):
     UserFactory(username="gm1")
     client.post("/accounts/login/", {"username": "gm1", "password": "wrong-password"})

@@ -122,3 +122,14 @@ def test_grids_are_ordered_as_asked(client, admin_headers, world):  # noqa: F811
     codes = [g.code for g in (world["g1"], world["g2"], world["g3"])]
     down = client.get("/api/v1/geo/grids", {"ordering": "-code"}, headers=admin_headers).json()["items"]
     assert [g["code"] for g in down] == sorted(codes, reverse=True)
+
+
+def test_every_write_a_browser_session_may_send_documents_the_csrf_403(client):
+    # with the session cookie the API checks the CSRF token, and refuses with a 403 (the token auth never does)
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    writes = [(method, path, op) for path, ops in paths.items() for method, op in ops.items()
+              if method in ("post", "put", "patch", "delete")]
+    session = [(method, path) for method, path, op in writes
+               if any("ActiveSessionAuth" in scheme for scheme in op.get("security", []))]
+    assert len(session) > 20
+    assert [(m, p) for m, p, op in writes if (m, p) in session and "403" not in op["responses"]] == []
