@@ -338,24 +338,30 @@ METHOD_INTAKE = [
     "",
     "## What limits intake and memory (profiled 2026-12-05)",
     "",
-    "- **Intake is CPU-bound in Django, not in SQLite.** Before this session's change a report cost ~25 ms of "
-    "Python on a quiet core (cProfile, the request path through the test client), ~42 % of it re-reading the "
-    "whole case for the 201 answer (`case_get`: 7 joins, 3 prefetches, the timeline). Now the 201 is answered "
-    "from the case as written — its timeline step, its photos, no tasks yet (`gridgov.core.preload.loaded`; a "
-    "test checks the answer equals a GET of the case) —, the grid comes from the locator's row, the audit append "
-    "takes no savepoint of its own and the webhook check reads only the subscriptions' events: 13 statements "
-    "instead of 22 and about half the time per report. What is left is the ORM building SQL and model "
-    "instances: one `select_related` query on the 94-row category table costs ~1.5 ms of Python for 0.15 ms of "
-    "SQLite (a quarter of `case_report`), the token lookup ~12 % of the request, the response's validation "
-    "through Ninja ~15 %. The report writes five rows (the case, its number, the timeline step, the audit entry "
-    "and chain head, the rollups' dirty mark) in one transaction where the baseline writes one with no "
-    "authentication: through the test client ours is ~11× the bare insert's time, so 0.5× of its throughput is "
-    "out of reach with the ORM on this path; and with 16 connections on 2 workers the p99 is queueing (16 ÷ "
-    "throughput) plus SQLite's busy handler, which sleeps 25–100 ms steps while a writer holds the lock.",
+    "- **Intake is CPU-bound in Django, not in the database.** A report costs ~6.9 ms of Python on one core "
+    "through the test client (the small city; the bare insert's request a fraction of that). Profiled (cProfile, "
+    "300 reports): `case_report` ~62 % — the category lookup ~18 % even after dropping its ORDER BY (Django "
+    "building and compiling a `select_related` query on the 94-row category table; SQLite answers in ~0.1 ms), "
+    "the four INSERTs and an UPDATE through `Model.save` ~21 %, the audit append ~12 % —; the 201 answer's "
+    "validation through Ninja ~17 % (the case's allowed actions ~12 %); the bearer token ~14 %. Earlier steps: "
+    "the 201 is answered from the case as written instead of reading it back (`gridgov.core.preload.loaded`; a "
+    "test checks it equals a GET), the grid comes from the locator's row, the audit append takes no savepoint, "
+    "the webhook check reads only the subscriptions' events — 13 statements instead of 22. The report writes "
+    "five rows (the case, its number, the timeline step, the audit entry and chain head, the rollups' dirty "
+    "mark) where the baseline writes one with no authentication, so 0.5× of its throughput is out of reach "
+    "with the ORM on this path. With 16 connections the mean latency is 16 ÷ throughput (~110–140 ms at "
+    "110–150 reports/s), so p99 < 100 ms cannot be met before the throughput is. The tail above that on SQLite "
+    "was its busy handler, which sleeps in growing steps (up to 100 ms) and lets whoever retries first win: "
+    "p99 945–1,154 ms. Writers now queue on a file lock (`gridgov.core.sqlite_backend`, taken at `BEGIN`, "
+    "dropped at commit or rollback): p99 168–177 ms at the same or higher throughput (two runs each way, "
+    "2026-12-05). SQLite connections are kept between requests now (`GRIDGOV_SQLITE_CONN_MAX_AGE`, 60 s): a "
+    "new connection per request ran its PRAGMAs from a cold page cache — intake +35 %, the bare insert 3× (so "
+    "the ratio fell: the baseline gained more). PostgreSQL runs the same Python; its baseline is slower than "
+    "SQLite's persistent in-process insert (a round trip per statement).",
     "- **What would move intake next**: a per-process category table refreshed like the locator (at most every "
-    "GRIDGOV_LOCATOR_CHECK_SECONDS); the audit append and the case number in raw SQL; one writer at a time per "
-    "process (a Python lock before `BEGIN IMMEDIATE`, woken at commit, instead of the busy handler's sleeps — "
-    "tried on a loaded machine, inconclusive, not kept); a third worker process.",
+    "GRIDGOV_LOCATOR_CHECK_SECONDS; it needs a version that `QuerySet.update` bumps too); the audit append and "
+    "the case number in raw SQL; the 201 answer's allowed actions computed from the one state a new case can "
+    "be in; the token looked up in a per-process cache with a short expiry; a third worker process.",
     "- **Memory**: a worker is ~100–120 MB after imports; the rest was SQLite's page cache (then 64 MB per "
     "connection, one connection per thread) and glibc's per-thread malloc arenas. Now the cache is 16 MB per "
     "connection (`GRIDGOV_SQLITE_CACHE_MB`) and `manage.py serve` starts gunicorn with `MALLOC_ARENA_MAX=2` "
@@ -404,9 +410,16 @@ METHOD_IMPORT = [
     "indexes on residents_resident (a partial unique index on id_index could serve the lookups alone); "
     "PostgreSQL's COPY for a PostgreSQL deployment. 40,000 rows/s — 25 µs per row for validation, two "
     "encryptions, two HMACs and five indexed tables — is beyond this design on one SQLite writer.",
-    "- **Lookup**: the indexed search itself takes ~0.04 ms; the rest is Django compiling the 5-table "
-    "`select_related` query of the list page. What would move it: a lighter query for the exact-ID search (the "
-    "result is one row; its related objects could be read after) or a cached compiled query.",
+    "- **Lookup** (met since 2026-12-05): the indexed search itself takes ~0.01 ms. The p50 was 1.46 ms, nearly "
+    "all of it Django building and compiling the list's 5-table `select_related` query (88 columns) and its "
+    "ORDER BY. The exact-ID search now loads only the columns a result row shows "
+    "(`residents.selectors.RESULT_ROW_FIELDS`; a test renders the page's row, the API's schema and a dispute "
+    "party's label from it without a further query), without the household join and the ORDER BY (one row at "
+    "most), built in one `filter()`: ~0.8 ms on a quiet machine, ~0.9–1.2 ms when the machine is busier (the "
+    "bare query moves with it: compare the ratio). What is left: building the queryset (scope, filters) ~0.15 "
+    "ms, compiling ~25 columns over three joins ~0.3 ms, three model instances, the ID check and the blind "
+    "index's HMAC. What would move it further: a compiled statement cached per process for this one query "
+    "shape, the related rows filled in by hand.",
 ]
 
 METHOD_POSTGRES = [
@@ -422,6 +435,22 @@ METHOD_POSTGRES = [
     "(`python -m bench.run --database postgres`: Django's connection is fixed at setup) run after the SQLite "
     "rows, on the same machine (the server's settings in the header). Locator, import, lookup and memory do not "
     "depend on the database and run on SQLite only.",
+    "",
+    "## What limits the PostgreSQL column (profiled 2026-12-05)",
+    "",
+    "- **The rollups rebuild** took ~4× SQLite's time: `executemany` sent a statement per row (11 million rows at "
+    "1,000,000 cases; cProfile: most of the time in psycopg's pipeline round trips). It writes with `COPY` now "
+    "(the small city's rebuild 18.9 → 10.2 s); at 1,000,000 cases it took about as long as SQLite's, both "
+    "built side by side on 2 cores.",
+    "- **Planner statistics**: this machine's server runs with autovacuum off, so the freshly rebuilt rollup table "
+    "had never been analysed: a grid ranking of a community scanned 10,000 entries of the wrong index, 37.8 ms "
+    "against DuckDB's 15.1 (2.5×, missed). The rebuild, the bulk case load and large resident imports now "
+    "`ANALYZE` the tables they filled (`gridgov.core.dbstats`, tested): ~8–11 ms.",
+    "- **What is left**: every read is a little slower than SQLite's in-process reads (a round trip per query, "
+    "psycopg's type adaptation, `.iterator()` opening a server-side cursor `WITH HOLD`), at most 2.3× DuckDB on "
+    "the pages and 0.1–0.8× on the reads; intake is the same Python as on SQLite (see above). What would move "
+    "it: plain fetches instead of server-side cursors for the small rollup reads; a connection pool "
+    "(`CONN_MAX_AGE` or a pooler) for the server.",
 ]
 
 # the row groups, in the order they run; "import" and "lookup" (bench/residents.py) are wired in by the lead

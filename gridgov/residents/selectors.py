@@ -27,39 +27,37 @@ STALE_AFTER = dt.timedelta(days=365)
 # what scope checks read: the exact-ID search loads only these (tested against the number of queries).
 RESULT_ROW_FIELDS = ("name", "status", "relation", "gender", "birth_date", "id_region", "id_last4", "phone_last4",
                      "completeness", "confirmed_at", "path", "grid_id", "house_id", "household_id", "grid__code",
-                     "grid__name", "grid__path", "house__address__full_text", "household__number")
+                     "grid__name", "grid__path", "house__address__full_text")
 
 
 def resident_list(*, user, q: str = "", grid: str = "", status: str | None = PersonStatus.ACTIVE,
                   tag: str = "") -> QuerySet[Resident]:
-    qs = Resident.objects.filter(scope_q(user)).select_related("grid", "house__address", "household")
-    if status:
-        qs = qs.filter(status=status)
+    conditions = {"status": status} if status else {}
     if grid:
-        qs = qs.filter(grid__code=grid)
+        conditions["grid__code"] = grid
     if tag:
-        # one filter() call, so all conditions hold for the same tag row (a second call would join again and
+        # in one filter() call, so all conditions hold for the same tag row (a second call would join again and
         # reveal a sensitive tag through any other tag of the person)
-        condition = {"tags__tag__code": tag, "tags__active": True}
+        conditions.update({"tags__tag__code": tag, "tags__active": True})
         if not may_see_sensitive(user):
-            condition["tags__tag__sensitive"] = False
-        qs = qs.filter(**condition)
+            conditions["tags__tag__sensitive"] = False
     q = (q or "").strip()
-    if q:
-        compact = re.sub(r"[\s-]", "", q).upper()
-        if re.fullmatch(r"\d{17}[\dX]", compact):
-            try:
-                compact = parse_citizen_id(compact).number
-            except IdentityError:
-                return qs.none()
-            # at most one resident holds an ID number (unique index): no ORDER BY, and only the columns a result
-            # row shows — compiling the list's 88 columns and its ordering was most of this lookup's time
-            qs = qs.filter(id_index=crypto.blind_index(compact)).order_by().only(*RESULT_ROW_FIELDS)
-        elif re.fullmatch(r"(\+?86)?1\d{10}", compact) or re.fullmatch(r"\d{7,12}", compact):
-            qs = qs.filter(phone_index=crypto.blind_index(crypto.normalise_phone(compact)))
-        else:
-            qs = qs.filter(name__icontains=q)
-    return qs
+    compact = re.sub(r"[\s-]", "", q).upper()
+    if q and re.fullmatch(r"\d{17}[\dX]", compact):
+        try:
+            number = parse_citizen_id(compact).number
+        except IdentityError:
+            return Resident.objects.none()
+        # at most one resident holds an ID number (unique index): no ORDER BY, no household join, and only the
+        # columns a result row shows — compiling the list's 88 columns and its ordering was most of the lookup
+        return (Resident.objects.filter(scope_q(user), id_index=crypto.blind_index(number), **conditions)
+                .select_related("grid", "house__address").only(*RESULT_ROW_FIELDS).order_by())
+    qs = Resident.objects.filter(scope_q(user), **conditions).select_related("grid", "house__address", "household")
+    if not q:
+        return qs
+    if re.fullmatch(r"(\+?86)?1\d{10}", compact) or re.fullmatch(r"\d{7,12}", compact):
+        return qs.filter(phone_index=crypto.blind_index(crypto.normalise_phone(compact)))
+    return qs.filter(name__icontains=q)
 
 
 def resident_get(*, user, pk: int) -> Resident:
