@@ -224,19 +224,21 @@ def rollup_sums(nodes: list[str], period: Period, *, dim: str = "", dim_prefix: 
     qs = qs.filter(dim__startswith=dim_prefix) if dim_prefix else qs.filter(dim=dim)
     out: dict[tuple[str, str], tuple[dict, dict]] = {}
     merged: set[tuple[str, str]] = set()  # keys whose histogram is already a copy of their own
-    for row in qs.values("node", "dim", "close_hours", *COUNTERS).iterator(chunk_size=5000):
-        key = (row["node"], row["dim"])
+    # fetched whole: `.iterator()` would open a server-side cursor on PostgreSQL (DECLARE … WITH HOLD, which
+    # materialises the result once more at commit) for what is at most a few thousand rows
+    for node, row_dim, row_hours, *values in qs.values_list("node", "dim", "close_hours", *COUNTERS):
+        key = (node, row_dim)
         if key not in out:  # the first row of a key is taken as it is (a year's figures are one row)
-            out[key] = ({name: row[name] for name in COUNTERS}, row["close_hours"] or {})
+            out[key] = (dict(zip(COUNTERS, values, strict=True)), row_hours or {})
             continue
         counts, hours = out[key]
-        for name in COUNTERS:
-            counts[name] += row[name]
+        for name, value in zip(COUNTERS, values, strict=True):
+            counts[name] += value
         if key not in merged:
             hours = dict(hours)
             out[key] = (counts, hours)
             merged.add(key)
-        for h, n in (row["close_hours"] or {}).items():
+        for h, n in (row_hours or {}).items():
             hours[h] = hours.get(h, 0) + n
     return out
 
