@@ -447,10 +447,16 @@ METHOD_POSTGRES = [
     "against DuckDB's 15.1 (2.5×, missed). The rebuild, the bulk case load and large resident imports now "
     "`ANALYZE` the tables they filled (`gridgov.core.dbstats`, tested): ~8–11 ms.",
     "- **What is left**: every read is a little slower than SQLite's in-process reads (a round trip per query, "
-    "psycopg's type adaptation, `.iterator()` opening a server-side cursor `WITH HOLD`), at most 2.3× DuckDB on "
-    "the pages and 0.1–0.8× on the reads; intake is the same Python as on SQLite (see above). What would move "
-    "it: plain fetches instead of server-side cursors for the small rollup reads; a connection pool "
-    "(`CONN_MAX_AGE` or a pooler) for the server.",
+    "psycopg's type adaptation), at most ~2.5× DuckDB on the pages and 0.1–0.8× on the reads. The slowest, the "
+    "whole city's 288 communities ranked (two periods, 576 rollup rows with close-time histograms of ~190 "
+    "hours each), is ~100–180 ms on this machine, p90 near the 200 ms target, so it may miss on a busy run. "
+    "Profiled (cProfile, 5 reads, 158 ms each): the two queries ~25 % — the previous year's picks the unique "
+    "key index and filters 10,000 rows by node (14.7 ms) where the read index takes 1.8 ms —, decoding the "
+    "histograms' JSON ~17 %, the KPIs from the sums ~30 %. Done: the percentiles from one sort and a C-level "
+    "running sum (2× faster), the rollup rows read without a server-side cursor (`.iterator()` opened a "
+    "`DECLARE … WITH HOLD` cursor). What would move it: a faster JSON decoder (orjson) for the histograms, the "
+    "index choice (extended statistics on (grain, start, dim, node), or one query for both periods), the ranking "
+    "cached until the rollups change; a connection pool (`CONN_MAX_AGE` is 60 s already) for the server.",
 ]
 
 # the row groups, in the order they run; "import" and "lookup" (bench/residents.py) are wired in by the lead
