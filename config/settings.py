@@ -145,7 +145,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
             # the page cache is per connection (one per thread): 16 MB each keeps a 4-thread worker small
-            "PRAGMA busy_timeout=20000; "
+            f"PRAGMA busy_timeout={1000 * int(os.environ.get('GRIDGOV_SQLITE_TIMEOUT', '20'))}; "
             f"PRAGMA cache_size=-{1024 * int(os.environ.get('GRIDGOV_SQLITE_CACHE_MB', '16'))}; "
             "PRAGMA temp_store=MEMORY;"
         ),

@@ -58,7 +58,7 @@ def percentiles_of(hours: dict[str, int], ps: list[float]) -> list[float | None]
     keys = sorted(hours, key=int)
     running = list(accumulate(map(hours.__getitem__, keys)))
     total = running[-1]
-    if not total:
+    if total <= 0 or any(n < 0 for n in hours.values()):  # no cases, or an inconsistent row: no figure
         return [None] * len(ps)
     return [float(keys[bisect_left(running, max(1, math.ceil(round(p * total, 9))))]) for p in ps]
 

@@ -50,6 +50,21 @@ def test_percentiles_by_nearest_rank():
     assert percentiles_of({"1": 1, "2": 1, "3": 2, "10": 1}, [0.9, 0.5]) == [10.0, 3.0]  # any order asked
     assert percentiles_of({"0": 1}, [0.5, 0.9]) == [0.0, 0.0]
     assert percentiles_of({}, [0.5]) == [None]
+    assert percentiles_of({"3": 0}, [0.5]) == [None]  # no cases
+    assert percentiles_of({"2": 3, "1": -1}, [0.5]) == [None]  # an inconsistent histogram gives no figure
+
+
+def test_percentiles_equal_the_nearest_rank_of_the_durations_listed_out():
+    import math
+    import random
+
+    rng = random.Random(8)
+    for _ in range(300):
+        hours = {str(rng.randrange(0, 3000)): rng.randrange(1, 6) for _ in range(rng.randrange(1, 60))}
+        durations = sorted(int(h) for h, n in hours.items() for _ in range(n))
+        ps = [0.5, 0.9, rng.random()]
+        expected = [float(durations[max(1, math.ceil(round(p * len(durations), 9))) - 1]) for p in ps]
+        assert percentiles_of(hours, ps) == expected
 
 
 def test_a_subset_of_kpis():

@@ -56,8 +56,9 @@ def test_unknown_category_names_the_field(world, nothing_written):
         assert [d["field"] for d in exc.value.details] == ["category"]
     # the Open311 service code is accepted for the code
     assert report(world["users"]["gm"], category="t0101")[0].category.code == "T0101"
-    # a code wins over another category's service code that reads the same
-    Category.objects.filter(code="T0102").update(is_active=True, service_code="T0101")
+    # a code wins over another category's service code that reads the same (listed first, too: sort 0 vs 1)
+    Category.objects.filter(code="T0101").update(sort=1)
+    Category.objects.filter(code="T0102").update(is_active=True, service_code="T0101", sort=0)
     assert report(world["users"]["gm"], category="T0101")[0].category.code == "T0101"
     Category.objects.filter(code="T0101").update(service_code="T0102")
     assert report(world["users"]["gm"], category="T0101")[0].category.code == "T0101"
