@@ -55,6 +55,28 @@ def test_dispatchers_see_their_area(world, cases):
     assert counts["reported"] == 2 and counts["closed"] == 0
 
 
+def test_a_scope_over_every_root_area_drops_the_path_condition_and_no_other(world, cases):
+    # a city leader of the only city: the same cases, without the path range (which made SQLite sort a whole
+    # city's cases for a page); with a second city in the installation the range stays and keeps it out
+    from django.db.models import Q
+
+    from gridgov.accounts.models import User
+    from gridgov.cases.selectors import case_scope_q
+    from gridgov.geo.tests.factories import AreaFactory
+
+    leader = User.objects.get(pk=world["users"]["leader"].pk)
+    assert case_scope_q(leader) == Q() and names(case_list(user=leader), cases) == set(cases)
+    assert case_scope_q(world["users"]["district_dispatcher"]) != Q()  # a district is not every root
+    other_city = AreaFactory(code="310100", level="city", name="Other City")
+    Case.objects.filter(pk=cases["g2_public"].pk).update(path=f"{other_city.path}310101/")
+    leader = User.objects.get(pk=leader.pk)  # a new request: nothing cached on the user
+    assert case_scope_q(leader) != Q()
+    assert names(case_list(user=leader), cases) == set(cases) - {"g2_public"}
+    with pytest.raises(NotFound):
+        case_get(user=leader, case_id=cases["g2_public"].pk)
+    assert names(case_list(user=world["users"]["admin"]), cases) == set(cases)
+
+
 def test_grid_members_see_their_grids_and_their_own_reports(world, cases):
     u = world["users"]
     assert names(case_list(user=u["gm"]), cases) == {"g1_gm", "g1_resident", "g3_gm"}
