@@ -132,6 +132,9 @@ def test_good_rows_go_in_and_every_bad_row_is_explained(registry):
     assert not resident_by_id(make_id(seq=505)) and not resident_by_id(make_id(seq=607))
     # history rows written with the acting user, one audit entry with the counts
     assert zhao.history.count() == 1 and zhao.history.first().history_user == by
+    created = zhao.history.first()
+    assert created.history_type == "+" and (created.name, created.id_index, created.house_id, created.grid_id) == (
+        zhao.name, zhao.id_index, zhao.house_id, zhao.grid_id)
     assert zhang.history.first().name == "张三改"
     entry = AuditEntry.objects.filter(action="resident.import").get()
     assert entry.after["created"] == 2 and entry.after["updated"] == 1 and entry.after["bad_rows"] == 6
