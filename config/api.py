@@ -5,6 +5,7 @@ Every error is JSON {"code": ..., "message": ..., "details": ...} with the right
 
 import logging
 
+from django.db.utils import OperationalError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -61,6 +62,9 @@ api = GridgovAPI(
 )
 
 
+BUSY_RETRY_AFTER = 5  # seconds, in the 503 of a busy database
+
+
 def error(request, status: int, code: str, message: str, details=None):
     return api.create_response(request, {"code": code, "message": message, "details": details}, status=status)
 
@@ -110,6 +114,18 @@ def on_http_error(request, exc: HttpError):
     codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
              409: "conflict", 422: "validation_error", 429: "too_many_requests"}
     return error(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(OperationalError)
+def on_database_error(request, exc: OperationalError):
+    # SQLite's single writer stayed busy past GRIDGOV_SQLITE_TIMEOUT (a long rebuild or import): the request
+    # changed nothing and may be sent again — a 503 saying so, not a server error
+    if "locked" in str(exc).lower():
+        logger.warning("database busy: %s %s", request.method, request.path)
+        response = error(request, 503, "busy", "The database is busy; nothing was changed, try again shortly.")
+        response["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
+    return on_unexpected(request, exc)
 
 
 @api.exception_handler(Exception)

@@ -133,3 +133,20 @@ def test_every_write_a_browser_session_may_send_documents_the_csrf_403(client):
                if any("ActiveSessionAuth" in scheme for scheme in op.get("security", []))]
     assert len(session) > 20
     assert [(m, p) for m, p, op in writes if (m, p) in session and "403" not in op["responses"]] == []
+
+
+@pytest.mark.parametrize("message,status,code", [("database is locked", 503, "busy"),
+                                                  ("no such table: x", 500, "server_error")])
+def test_a_busy_database_is_a_503_to_retry_and_other_database_errors_stay_500(client, admin_headers, monkeypatch,
+                                                                               message, status, code):
+    from django.db.utils import OperationalError
+
+    from gridgov.accounts import selectors
+
+    def fail(**kwargs):
+        raise OperationalError(message)
+
+    monkeypatch.setattr(selectors, "token_list", fail)
+    response = client.get("/api/v1/auth/tokens", headers=admin_headers)
+    assert response.status_code == status and response.json()["code"] == code
+    assert (response.headers.get("Retry-After") == "5") is (status == 503)
